@@ -1,0 +1,96 @@
+/** DynamoDB access helpers: the document client plus paging that is always followed to the end. */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+
+export type Item = Record<string, unknown>;
+export type Db = DynamoDBDocumentClient;
+
+/**
+ * `onRequest` sees every DynamoDB API call by operation name (after document-client translation),
+ * which the benchmark uses to count requests per message.
+ */
+export function createDb(config: DynamoDBClientConfig = {}, onRequest?: (operation: string) => void): Db {
+  const client = new DynamoDBClient(config);
+  if (onRequest) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        onRequest(String(context.commandName ?? 'unknown').replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize', name: 'imRequestCounter' },
+    );
+  }
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function backoff(attempt: number): number {
+  // Full jitter, capped: unprocessed keys mean the table is throttling us.
+  return Math.random() * Math.min(1000, 25 * 2 ** attempt);
+}
+
+/** BatchGetItem over any number of keys: chunks of 100 and retries of UnprocessedKeys. */
+export async function batchGetAll(
+  db: Db,
+  table: string,
+  keys: Item[],
+  opts: { projection?: string; names?: Record<string, string>; consistent?: boolean } = {},
+): Promise<Item[]> {
+  const out: Item[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Item[] | undefined = keys.slice(i, i + 100);
+    for (let attempt = 0; pending && pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(backoff(attempt));
+      if (attempt > 8) throw new Error(`BatchGetItem on ${table}: keys still unprocessed after retries`);
+      const res = await db.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: {
+              Keys: pending,
+              ProjectionExpression: opts.projection,
+              ExpressionAttributeNames: opts.names,
+              ConsistentRead: opts.consistent,
+            },
+          },
+        }),
+      );
+      out.push(...((res.Responses?.[table] ?? []) as Item[]));
+      pending = res.UnprocessedKeys?.[table]?.Keys as Item[] | undefined;
+    }
+  }
+  return out;
+}
+
+/** BatchWriteItem puts in chunks of 25, retrying UnprocessedItems. */
+export async function batchPutAll(db: Db, table: string, items: Item[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 25) {
+    let pending: { PutRequest?: { Item: Item } }[] | undefined = items
+      .slice(i, i + 25)
+      .map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending && pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(backoff(attempt));
+      if (attempt > 8) throw new Error(`BatchWriteItem on ${table}: items still unprocessed after retries`);
+      const res = await db.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } }));
+      pending = res.UnprocessedItems?.[table] as typeof pending;
+    }
+  }
+}
+
+/** Query following LastEvaluatedKey until `max` items (or the end) are read. */
+export async function queryAll(db: Db, input: QueryCommandInput, max = Infinity): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const res = await db.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    out.push(...((res.Items ?? []) as Item[]));
+    start = res.LastEvaluatedKey as Item | undefined;
+  } while (start && out.length < max);
+  return out;
+}

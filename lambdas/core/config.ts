@@ -1,0 +1,38 @@
+/** Runtime configuration (PROTOCOL.md §14): same variable names locally and in Lambda. */
+import { TABLE_NAMES, tableEnvVar, type TableName } from '../../lib/tables';
+
+export interface Config {
+  appId: string;
+  masterKey: string | undefined;
+  signatureRequired: boolean;
+  maxMessageBytes: number;
+  pushAlert: string;
+  kickPolicy: 'creator' | 'member';
+  tables: Record<TableName, string>;
+}
+
+type Env = Record<string, string | undefined>;
+
+function intFrom(value: string | undefined, fallback: number): number {
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/** Physical table names: from IM_TABLE_<NAME> (set by the stack), else `${prefix}${name}`. */
+export function tableNamesFrom(env: Env, prefix = 'im-'): Record<TableName, string> {
+  const out = {} as Record<TableName, string>;
+  for (const t of TABLE_NAMES) out[t] = env[tableEnvVar(t)] ?? `${prefix}${t}`;
+  return out;
+}
+
+export function configFromEnv(env: Env = process.env): Config {
+  return {
+    appId: env.IM_APP_ID || 'local-app',
+    masterKey: env.IM_MASTER_KEY || undefined,
+    signatureRequired: env.IM_SIGNATURE_REQUIRED === 'true',
+    maxMessageBytes: intFrom(env.IM_MAX_MESSAGE_BYTES, 5120),
+    pushAlert: env.IM_PUSH_ALERT || '您有新的消息',
+    kickPolicy: env.IM_KICK_POLICY === 'member' ? 'member' : 'creator',
+    tables: tableNamesFrom(env),
+  };
+}

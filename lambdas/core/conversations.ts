@@ -1,0 +1,103 @@
+/** Creating conversations (PROTOCOL.md §6). */
+import { createHash } from 'node:crypto';
+import {
+  conversationView,
+  getConversation,
+  memberIds,
+  newMember,
+  putConversation,
+  putMembers,
+  type ConversationRecord,
+  type ConversationView,
+} from './conversation-store';
+import { sendToClients } from './delivery';
+import { ImError } from './errors';
+import { newConversationId } from './ids';
+import { claimKey, getKey } from './key-store';
+import type { Ctx } from './route';
+import { jsonBytes, type Request } from './schemas';
+import type { Session } from './session-store';
+
+export const MAX_MEMBERS = 500;
+export const MAX_ATTRIBUTES_BYTES = 4096;
+
+export function checkAttributesSize(attributes: Record<string, unknown>): void {
+  const size = jsonBytes(attributes);
+  if (size > MAX_ATTRIBUTES_BYTES) {
+    throw new ImError('FRAME_TOO_LONG', `attributes are ${size} bytes serialized; the limit is ${MAX_ATTRIBUTES_BYTES}`);
+  }
+}
+
+function uniqueKey(members: string[]): string {
+  const digest = createHash('sha256').update([...members].sort().join('\n')).digest('hex');
+  return `unique#${digest}`;
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((x) => s.has(x));
+}
+
+/** The existing unique conversation for this member set, if the key still describes it. */
+async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<{ view?: ConversationView; staleCid?: string }> {
+  const claim = await getKey(ctx, key);
+  if (!claim) return {};
+  const cid = claim.cid as string;
+  const conv = await getConversation(ctx, cid);
+  if (conv) {
+    const current = await memberIds(ctx, cid);
+    // Membership may have changed since: then the key no longer names this set.
+    if (sameSet(current, members)) return { view: conversationView(conv, current, false) };
+  }
+  return { staleCid: cid };
+}
+
+export async function createConversation(ctx: Ctx, req: Request<'create'>, session: Session): Promise<{ conversation: ConversationView }> {
+  const me = session.clientId;
+  if (req.transient) {
+    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'chat rooms (transient: true) are not supported by this server version');
+  }
+  const attributes = req.attributes ?? {};
+  checkAttributesSize(attributes);
+  const members = [...new Set([me, ...(req.members ?? [])])];
+  if (members.length > MAX_MEMBERS) {
+    throw new ImError('CONVERSATION_FULL', `a conversation has at most ${MAX_MEMBERS} members (got ${members.length})`);
+  }
+
+  const cid = newConversationId(ctx.now);
+  if (req.unique) {
+    const key = uniqueKey(members);
+    // Two rounds: a racing creator may claim the key between our read and our write.
+    for (let round = 0; ; round++) {
+      const found = await findUnique(ctx, key, members);
+      if (found.view) return { conversation: found.view };
+      const replacing = found.staleCid ? { field: 'cid', value: found.staleCid } : undefined;
+      if (await claimKey(ctx, key, { cid }, { replacing })) break;
+      if (round >= 2) throw new Error('unique conversation key contended');
+    }
+  }
+
+  const record: ConversationRecord = {
+    cid,
+    name: req.name ?? null,
+    creator: me,
+    attributes,
+    transient: false,
+    unique: req.unique === true,
+    createdAt: ctx.now,
+    updatedAt: ctx.now,
+    lastMessageAt: null,
+    lastSeq: 0,
+  };
+  // Members first: a crash before the conversation item leaves only unreachable member rows,
+  // never a conversation with missing members.
+  await putMembers(ctx, members.map((m) => newMember(cid, m, ctx.now, 0)));
+  await putConversation(ctx, record);
+  const view = conversationView(record, members, false);
+
+  if (members.length > 1) {
+    await sendToClients(ctx, members, { event: 'invited', cid, by: me, conversation: view });
+  }
+  return { conversation: view };
+}

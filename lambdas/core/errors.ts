@@ -1,0 +1,56 @@
+/** The protocol's error codes (PROTOCOL.md §13) and the one error type that carries them. */
+
+export const ERROR_CODES = {
+  SIGNATURE_FAILED: 4102,
+  INVALID_LOGIN: 4103,
+  SESSION_REQUIRED: 4105,
+  FRAME_TOO_LONG: 4109,
+  SESSION_CONFLICT: 4111,
+  UNPARSEABLE_RAW_MESSAGE: 4114,
+  MESSAGE_SENT_QUOTA_EXCEEDED: 4116,
+  INTERNAL_ERROR: 4200,
+  CONVERSATION_SIGNATURE_FAILED: 4302,
+  CONVERSATION_NOT_FOUND: 4303,
+  CONVERSATION_FULL: 4304,
+  CONVERSATION_QUERY_FAILED: 4310,
+  CONVERSATION_LOG_REJECTED: 4312,
+  NORMAL_CONVERSATION_REQUIRED: 4314,
+  OPERATION_UNAUTHORIZED: 4320,
+  INVALID_MESSAGING_TARGET: 4401,
+} as const;
+
+export type ErrorName = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  code: number;
+  name: ErrorName;
+  message: string;
+}
+
+/** A failure the client is told about. Anything else thrown becomes INTERNAL_ERROR. */
+export class ImError extends Error {
+  readonly code: number;
+  constructor(
+    readonly errorName: ErrorName,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ImError';
+    this.code = ERROR_CODES[errorName];
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, name: this.errorName, message: this.message };
+  }
+}
+
+export const INTERNAL_ERROR_BODY: ErrorBody = {
+  code: ERROR_CODES.INTERNAL_ERROR,
+  name: 'INTERNAL_ERROR',
+  message: 'internal error, retry later',
+};
+
+/** DynamoDB's conditional-write failure, recognised by name as SDK v3 recommends. */
+export function isConditionFailed(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}

@@ -1,0 +1,169 @@
+/**
+ * Turns core functions into API Gateway WebSocket handlers. Every route module is
+ * `export const { handle, handler } = defineAction(...)`: `handler` is the Lambda entry
+ * (dependencies from the environment), `handle` takes explicit dependencies (local runtime).
+ */
+import type { ConnectionGateway } from '../adapters/connection-gateway';
+import { depsFromEnv, type Deps } from './deps';
+import { ImError, INTERNAL_ERROR_BODY, type ErrorBody } from './errors';
+import type { Logger } from './log';
+import { parseOrThrow, requestId, schemas, type Action, type Request, type RequestId } from './schemas';
+import { requireSession, type Session } from './session-store';
+
+/** The subset of API Gateway's WebSocket event the handlers read. */
+export interface WsEvent {
+  requestContext: {
+    routeKey: string;
+    eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT';
+    connectionId: string;
+    domainName: string;
+    stage: string;
+    requestId: string;
+    requestTimeEpoch: number;
+    connectedAt?: number;
+    disconnectStatusCode?: number;
+    disconnectReason?: string;
+    identity?: { sourceIp?: string; userAgent?: string };
+  };
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string | undefined>;
+}
+
+export interface RouteResponse {
+  statusCode: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+/** Per-invocation context shared by the core functions. */
+export interface Ctx {
+  deps: Deps;
+  connectionId: string;
+  gateway: ConnectionGateway;
+  log: Logger;
+  /** Time of this request, read once so one request sees one clock. */
+  now: number;
+}
+
+export type Handle = (event: WsEvent, deps: Deps) => Promise<RouteResponse>;
+export type LambdaHandler = (event: WsEvent) => Promise<RouteResponse>;
+
+export function makeCtx(event: WsEvent, deps: Deps): Ctx {
+  const rc = event.requestContext;
+  return {
+    deps,
+    connectionId: rc.connectionId,
+    gateway: deps.gatewayFor({ domainName: rc.domainName, stage: rc.stage }),
+    log: deps.log.child({ route: rc.routeKey, connectionId: rc.connectionId, requestId: rc.requestId }),
+    now: deps.now(),
+  };
+}
+
+/** A result plus work that must reach the client after the reply (offline messages after `open`). */
+export class WithFollowUp {
+  constructor(
+    readonly result: object,
+    readonly followUp: () => Promise<void>,
+  ) {}
+}
+
+interface Outcome {
+  result: object;
+  followUp?: () => Promise<void>;
+}
+
+export function errorBody(err: unknown, log: Logger): ErrorBody {
+  if (err instanceof ImError) return err.toBody();
+  log.error('unexpected error', { err });
+  return INTERNAL_ERROR_BODY;
+}
+
+export function replyFrame(action: string | null, id: RequestId | undefined, outcome: { result: object } | { error: ErrorBody }): string {
+  const head = { reply: action, ...(id !== undefined ? { id } : {}) };
+  return JSON.stringify('error' in outcome ? { ...head, ok: false, error: outcome.error } : { ...head, ok: true, result: outcome.result });
+}
+
+export function parseBody(body: string | null | undefined): unknown {
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function toLambda(handle: Handle): LambdaHandler {
+  return (event) => handle(event, depsFromEnv());
+}
+
+type SessionRun<A extends Action> = (ctx: Ctx, req: Request<A>, session: Session) => Promise<object>;
+type OpenRun<A extends Action> = (ctx: Ctx, req: Request<A>) => Promise<object>;
+
+/**
+ * An action route. `session: true` (the default) loads the session bound to the connection
+ * first and answers 4105 without one; the acting client always comes from that session.
+ */
+export function defineAction<A extends Action>(
+  action: A,
+  spec: { session: true; run: SessionRun<A> } | { session: false; run: OpenRun<A> },
+): { handle: Handle; handler: LambdaHandler } {
+  const handle: Handle = async (event, deps) => {
+    const ctx = makeCtx(event, deps);
+    const frame = parseBody(event.body);
+    const rawId = isPlainObject(frame) ? frame.id : undefined;
+    const idCheck = rawId === undefined ? undefined : requestId.safeParse(rawId);
+    const id = idCheck?.success ? idCheck.data : undefined;
+    let outcome: Outcome | undefined;
+    let error: ErrorBody | undefined;
+    try {
+      if (idCheck && !idCheck.success) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'id must be a string or integer of at most 64 characters');
+      const req = parseOrThrow(schemas[action], frame) as Request<A>;
+      const result = spec.session
+        ? await spec.run(ctx, req, await requireSession(ctx))
+        : await spec.run(ctx, req);
+      outcome = result instanceof WithFollowUp ? result : { result };
+    } catch (err) {
+      error = errorBody(err, ctx.log);
+    }
+    // A frame without a (valid) id is fire-and-forget: no reply, not even for errors.
+    const wantsReply = rawId !== undefined;
+    if (error) {
+      if (!wantsReply) ctx.log.info('fire-and-forget request failed', { code: error.code });
+      return wantsReply ? { statusCode: 200, body: replyFrame(action, id, { error }) } : { statusCode: 200 };
+    }
+    const { result, followUp } = outcome!;
+    if (!followUp) return wantsReply ? { statusCode: 200, body: replyFrame(action, id, { result }) } : { statusCode: 200 };
+    // The follow-up must reach the client after the reply, so the reply is posted
+    // explicitly instead of riding on the route response.
+    try {
+      if (wantsReply) await ctx.gateway.post(ctx.connectionId, replyFrame(action, id, { result }));
+      await followUp();
+    } catch (err) {
+      ctx.log.error('follow-up failed', { err });
+    }
+    return { statusCode: 200 };
+  };
+  return { handle, handler: toLambda(handle) };
+}
+
+/** A lifecycle route ($connect, $disconnect, $default): raw event in, route response out. */
+export function defineLifecycle(run: (ctx: Ctx, event: WsEvent) => Promise<RouteResponse>): {
+  handle: Handle;
+  handler: LambdaHandler;
+} {
+  const handle: Handle = async (event, deps) => {
+    const ctx = makeCtx(event, deps);
+    try {
+      return await run(ctx, event);
+    } catch (err) {
+      ctx.log.error('lifecycle route failed', { err });
+      return { statusCode: 500 };
+    }
+  };
+  return { handle, handler: toLambda(handle) };
+}

@@ -1,0 +1,120 @@
+/**
+ * Request schemas: the one validation approach for every frame (zod). A failed parse becomes
+ * 4114 UNPARSEABLE_RAW_MESSAGE with a message naming the field; range rules the protocol gives
+ * their own codes (4103, 4109, 4304) are checked by the core after parsing.
+ */
+import { z } from 'zod';
+import { ImError } from './errors';
+
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_\-.@]{1,64}$/;
+
+/** Keys that could reach a prototype when stored objects are later merged or spread. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export const requestId = z.union([
+  z.string().min(1).max(64),
+  z.number().int().refine((n) => Number.isSafeInteger(n) && String(n).length <= 64, 'id out of range'),
+]);
+export type RequestId = z.infer<typeof requestId>;
+
+export const clientIdSchema = z.string().regex(CLIENT_ID_PATTERN, 'clientId must be 1-64 characters of [A-Za-z0-9_-.@]');
+const cid = z.string().min(1).max(64);
+const messageId = z.string().min(1).max(64);
+
+/** A JSON object with safe keys; its size limit is checked by the core (4109, in UTF-8 bytes). */
+export const jsonObject = z.record(z.string(), z.unknown()).superRefine((obj, ctx) => {
+  const walk = (v: unknown, depth: number, path: string): void => {
+    if (depth > 16) {
+      ctx.addIssue({ code: 'custom', message: `${path} is nested too deeply` });
+      return;
+    }
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, depth + 1, `${path}[${i}]`));
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (FORBIDDEN_KEYS.has(k)) ctx.addIssue({ code: 'custom', message: `key "${k}" is not allowed` });
+        walk(x, depth + 1, `${path}.${k}`);
+      }
+    }
+  };
+  walk(obj, 0, '');
+});
+
+export const attributesSchema = jsonObject.superRefine((obj, ctx) => {
+  for (const k of Object.keys(obj)) {
+    if (k.includes('.') || k.startsWith('$') || k.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `attribute key "${k}" must be non-empty, without "." or a leading "$"` });
+    }
+  }
+});
+
+const signature = z.object({
+  signature: z.string().max(128),
+  timestamp: z.number().int().nonnegative(),
+  nonce: z.string().min(1).max(128),
+});
+
+export const schemas = {
+  ping: z.object({}),
+  open: z.object({
+    // clientId is checked by the session core so that every malformed value is 4103.
+    clientId: z.unknown(),
+    tag: z.string().min(1).max(64).optional(),
+    deviceId: z.string().min(1).max(128).optional(),
+    deviceToken: z.string().min(1).max(512).optional(),
+    pushPlatform: z.enum(['APNS', 'APNS_SANDBOX']).optional(),
+    unreadMode: z.boolean().optional(),
+    reconnect: z.boolean().optional(),
+    signature: signature.optional(),
+  }),
+  close: z.object({}),
+  create: z.object({
+    name: z.string().max(256).nullable().optional(),
+    // Bounded well above the 500-member limit so that "too many" is 4304, not a parse error.
+    members: z.array(clientIdSchema).max(1000).optional(),
+    attributes: attributesSchema.optional(),
+    transient: z.boolean().optional(),
+    unique: z.boolean().optional(),
+    signature: signature.optional(),
+  }),
+  send: z.object({
+    cid,
+    data: z.string(),
+    clientMsgId: z.string().min(1).max(64).optional(),
+    transient: z.boolean().optional(),
+    receipt: z.boolean().optional(),
+    pushData: jsonObject.optional(),
+  }),
+  ack: z.object({
+    cid,
+    messageIds: z.array(messageId).min(1).max(100),
+  }),
+  query: z.object({
+    cid,
+    limit: z.number().int().min(1).max(1000).default(20),
+    before: z
+      .object({ messageId: messageId.optional(), timestamp: z.number().int().nonnegative().optional() })
+      .refine((b) => b.messageId !== undefined || b.timestamp !== undefined, 'before needs messageId or timestamp')
+      .optional(),
+  }),
+} as const;
+
+export type Schemas = typeof schemas;
+export type Action = keyof Schemas;
+export type Request<A extends Action> = z.output<Schemas[A]>;
+
+function describe(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** Parses with the given schema or throws 4114 naming the first offending field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const res = schema.safeParse(input);
+  if (res.success) return res.data;
+  throw new ImError('UNPARSEABLE_RAW_MESSAGE', describe(res.error.issues[0]!));
+}
+
+/** UTF-8 size of a JSON value as stored. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}

@@ -1,0 +1,224 @@
+/**
+ * Connections and presence. `connections` maps a connection id to the client bound by `open`;
+ * `presence` maps a client to all its live connections in one item, so the connections of up to
+ * 100 recipients come back from a single BatchGetItem.
+ */
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll, type Item } from '../adapters/dynamo';
+import { ImError, isConditionFailed } from './errors';
+import type { Ctx } from './route';
+
+/** API Gateway closes connections after 2 h; records live 10 min longer (then TTL removes them). */
+export const CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
+
+export interface Session {
+  clientId: string;
+  connectionId: string;
+  tag?: string;
+  deviceId?: string;
+  unreadMode: boolean;
+}
+
+export interface ConnectionRecord {
+  connectionId: string;
+  connectedAt: number;
+  expiresAt: number;
+  clientId?: string;
+  tag?: string;
+  deviceId?: string;
+  unreadMode?: boolean;
+}
+
+/** What presence remembers about one live connection of a client. */
+export interface PresenceEntry {
+  expiresAt: number;
+  tag?: string;
+  deviceId?: string;
+}
+
+export interface LiveConnection extends PresenceEntry {
+  connectionId: string;
+}
+
+const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
+export const expiryFrom = (ctx: Ctx) => nowSeconds(ctx) + CONNECTION_TTL_SECONDS;
+
+/** TTL deletion on AWS lags by up to days: an expired record is treated as absent. */
+const isLive = (ctx: Ctx, expiresAt: unknown) => typeof expiresAt === 'number' && expiresAt > nowSeconds(ctx);
+
+export async function putConnection(ctx: Ctx, record: { connectedAt: number; sourceIp?: string }): Promise<void> {
+  const { db, config } = ctx.deps;
+  await db.send(
+    new PutCommand({
+      TableName: config.tables.connections,
+      Item: { connectionId: ctx.connectionId, ...record, expiresAt: expiryFrom(ctx) },
+    }),
+  );
+}
+
+export async function getConnection(ctx: Ctx, connectionId = ctx.connectionId): Promise<ConnectionRecord | undefined> {
+  const { db, config } = ctx.deps;
+  const res = await db.send(
+    new GetCommand({ TableName: config.tables.connections, Key: { connectionId }, ConsistentRead: true }),
+  );
+  const item = res.Item as ConnectionRecord | undefined;
+  return item && isLive(ctx, item.expiresAt) ? item : undefined;
+}
+
+/** The session bound to this connection, or 4105. */
+export async function requireSession(ctx: Ctx): Promise<Session> {
+  const conn = await getConnection(ctx);
+  if (!conn?.clientId) throw new ImError('SESSION_REQUIRED', 'open a session first');
+  return {
+    clientId: conn.clientId,
+    connectionId: ctx.connectionId,
+    tag: conn.tag,
+    deviceId: conn.deviceId,
+    unreadMode: conn.unreadMode === true,
+  };
+}
+
+/**
+ * Binds the connection to a client. The condition makes two concurrent `open`s with different
+ * clients on one connection impossible: the loser gets 4103.
+ */
+export async function bindConnection(
+  ctx: Ctx,
+  session: Omit<Session, 'connectionId'>,
+): Promise<void> {
+  const { db, config } = ctx.deps;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: config.tables.connections,
+        Key: { connectionId: ctx.connectionId },
+        UpdateExpression:
+          'SET clientId = :c, unreadMode = :u, openedAt = :t, expiresAt = if_not_exists(expiresAt, :e), connectedAt = if_not_exists(connectedAt, :t)' +
+          (session.tag ? ', tag = :tag' : '') +
+          (session.deviceId ? ', deviceId = :dev' : '') +
+          (!session.tag || !session.deviceId
+            ? ' REMOVE ' + [!session.tag && 'tag', !session.deviceId && 'deviceId'].filter(Boolean).join(', ')
+            : ''),
+        ConditionExpression: 'attribute_not_exists(clientId) OR clientId = :c',
+        ExpressionAttributeValues: {
+          ':c': session.clientId,
+          ':u': session.unreadMode,
+          ':t': ctx.now,
+          ':e': expiryFrom(ctx),
+          ...(session.tag ? { ':tag': session.tag } : {}),
+          ...(session.deviceId ? { ':dev': session.deviceId } : {}),
+        },
+      }),
+    );
+  } catch (err) {
+    if (isConditionFailed(err)) throw new ImError('INVALID_LOGIN', 'this connection is bound to another client; close it first');
+    throw err;
+  }
+}
+
+/** `close`: the connection stays up but no longer belongs to a client. */
+export async function unbindConnection(ctx: Ctx): Promise<void> {
+  const { db, config } = ctx.deps;
+  await db.send(
+    new UpdateCommand({
+      TableName: config.tables.connections,
+      Key: { connectionId: ctx.connectionId },
+      UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt',
+      ConditionExpression: 'attribute_exists(connectionId)',
+    }),
+  ).catch((err: unknown) => {
+    if (!isConditionFailed(err)) throw err;
+  });
+}
+
+export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<void> {
+  const { db, config } = ctx.deps;
+  await db.send(new DeleteCommand({ TableName: config.tables.connections, Key: { connectionId } }));
+}
+
+/** Adds a connection to its client's presence item, creating the item on first use. */
+export async function addPresence(ctx: Ctx, clientId: string, connectionId: string, entry: PresenceEntry): Promise<void> {
+  const { db, config } = ctx.deps;
+  const table = config.tables.presence;
+  // A map entry can only be set inside an existing map; the item is created by a conditional
+  // put when absent, and a racing creator makes us retry the update.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { clientId },
+          UpdateExpression: 'SET conns.#c = :e, expiresAt = :x',
+          ConditionExpression: 'attribute_exists(conns)',
+          ExpressionAttributeNames: { '#c': connectionId },
+          ExpressionAttributeValues: { ':e': entry, ':x': entry.expiresAt },
+        }),
+      );
+      return;
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
+    try {
+      await db.send(
+        new PutCommand({
+          TableName: table,
+          Item: { clientId, conns: { [connectionId]: entry }, expiresAt: entry.expiresAt },
+          ConditionExpression: 'attribute_not_exists(clientId)',
+        }),
+      );
+      return;
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
+  }
+  throw new Error('presence item kept changing under concurrent writers');
+}
+
+/** Removes connections from a client's presence (no-op when they are not there). */
+export async function removePresence(ctx: Ctx, clientId: string, connectionIds: string[]): Promise<void> {
+  if (connectionIds.length === 0) return;
+  const { db, config } = ctx.deps;
+  const names: Record<string, string> = {};
+  connectionIds.forEach((c, i) => (names[`#c${i}`] = c));
+  await db.send(
+    new UpdateCommand({
+      TableName: config.tables.presence,
+      Key: { clientId },
+      UpdateExpression: 'REMOVE ' + connectionIds.map((_, i) => `conns.#c${i}`).join(', '),
+      ConditionExpression: 'attribute_exists(conns)',
+      ExpressionAttributeNames: names,
+    }),
+  ).catch((err: unknown) => {
+    if (!isConditionFailed(err)) throw err;
+  });
+}
+
+function liveEntries(ctx: Ctx, item: Item | undefined): { live: LiveConnection[]; expired: string[] } {
+  const conns = (item?.conns ?? {}) as Record<string, PresenceEntry>;
+  const live: LiveConnection[] = [];
+  const expired: string[] = [];
+  for (const [connectionId, e] of Object.entries(conns)) {
+    if (isLive(ctx, e.expiresAt)) live.push({ connectionId, ...e });
+    else expired.push(connectionId);
+  }
+  return { live, expired };
+}
+
+/** The live connections of one client (consistent read), and the expired entries to prune. */
+export async function getPresence(ctx: Ctx, clientId: string): Promise<{ live: LiveConnection[]; expired: string[] }> {
+  const { db, config } = ctx.deps;
+  const res = await db.send(new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true }));
+  return liveEntries(ctx, res.Item);
+}
+
+/** Live connections of many clients: one BatchGetItem per 100 clients. */
+export async function livePresence(ctx: Ctx, clientIds: string[]): Promise<Map<string, LiveConnection[]>> {
+  const { db, config } = ctx.deps;
+  const items = await batchGetAll(db, config.tables.presence, clientIds.map((clientId) => ({ clientId })));
+  const out = new Map<string, LiveConnection[]>();
+  for (const item of items) {
+    const { live } = liveEntries(ctx, item);
+    if (live.length > 0) out.set(item.clientId as string, live);
+  }
+  return out;
+}

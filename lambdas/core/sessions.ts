@@ -1,0 +1,95 @@
+/** Sessions: `open`, `close`, connection lifecycle (PROTOCOL.md §5). */
+import { membershipsOf } from './conversation-store';
+import { dropDeadConnection } from './delivery';
+import { ImError } from './errors';
+import { deliverOffline } from './messages';
+import { WithFollowUp, type Ctx } from './route';
+import { CLIENT_ID_PATTERN, type Request } from './schemas';
+import {
+  addPresence,
+  bindConnection,
+  deleteConnection,
+  expiryFrom,
+  getConnection,
+  getPresence,
+  removePresence,
+  unbindConnection,
+  type LiveConnection,
+  type Session,
+} from './session-store';
+import { unreadSummary } from './unread';
+
+export const SESSION_CONFLICT_EVENT = { event: 'closed', code: 4111, name: 'SESSION_CONFLICT' } as const;
+
+/**
+ * Single-device login: another live connection of this client with the same tag is replaced
+ * silently when it is the same device (same non-empty deviceId), refused when this open is an
+ * automatic reconnect, and otherwise told `closed` (4111) and disconnected.
+ */
+async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'open'>, live: LiveConnection[]): Promise<void> {
+  if (!req.tag) return;
+  const others = live.filter((c) => c.tag === req.tag && c.connectionId !== ctx.connectionId);
+  const sameDevice = (c: LiveConnection) => req.deviceId !== undefined && c.deviceId === req.deviceId;
+  if (req.reconnect && others.some((c) => !sameDevice(c))) {
+    throw new ImError('SESSION_CONFLICT', `client ${clientId} is signed in with tag "${req.tag}" on another device`);
+  }
+  for (const c of others) {
+    if (!sameDevice(c)) {
+      await ctx.gateway.post(c.connectionId, JSON.stringify(SESSION_CONFLICT_EVENT)).catch((err: unknown) => {
+        ctx.log.warn('could not notify replaced session', { err, target: c.connectionId });
+      });
+    }
+    await ctx.gateway.disconnect(c.connectionId).catch((err: unknown) => {
+      ctx.log.warn('could not disconnect replaced session', { err, target: c.connectionId });
+    });
+    await dropDeadConnection(ctx, { clientId, connectionId: c.connectionId });
+  }
+}
+
+export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<object> {
+  const clientId = req.clientId;
+  if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
+    throw new ImError('INVALID_LOGIN', 'clientId must be 1-64 characters of [A-Za-z0-9_-.@]');
+  }
+  const conn = await getConnection(ctx);
+  if (conn?.clientId !== undefined && conn.clientId !== clientId) {
+    throw new ImError('INVALID_LOGIN', `this connection is open as ${conn.clientId}; close it first`);
+  }
+  const presence = await getPresence(ctx, clientId);
+  await resolveTagConflicts(ctx, clientId, req, presence.live);
+  if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
+
+  const unreadMode = req.unreadMode === true;
+  await bindConnection(ctx, { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode });
+  await addPresence(ctx, clientId, ctx.connectionId, {
+    expiresAt: conn?.expiresAt ?? expiryFrom(ctx),
+    ...(req.tag ? { tag: req.tag } : {}),
+    ...(req.deviceId ? { deviceId: req.deviceId } : {}),
+  });
+
+  const result = { clientId, serverTime: ctx.now, rooms: [] as string[] };
+  // Offline messages or the unread summary must arrive after the reply.
+  return new WithFollowUp(result, async () => {
+    const memberships = await membershipsOf(ctx, clientId);
+    if (unreadMode) {
+      const conversations = await unreadSummary(ctx, clientId, memberships);
+      await ctx.gateway.post(ctx.connectionId, JSON.stringify({ event: 'unread', conversations }));
+    } else {
+      await deliverOffline(ctx, clientId, memberships);
+    }
+  });
+}
+
+/** `close`: logout on this connection only; the socket stays open and may `open` again. */
+export async function closeSession(ctx: Ctx, session: Session): Promise<object> {
+  await removePresence(ctx, session.clientId, [ctx.connectionId]);
+  await unbindConnection(ctx);
+  return {};
+}
+
+/** `$disconnect`: drop the connection record and its presence entry. */
+export async function disconnectCleanup(ctx: Ctx): Promise<void> {
+  const conn = await getConnection(ctx);
+  if (conn?.clientId) await removePresence(ctx, conn.clientId, [ctx.connectionId]);
+  await deleteConnection(ctx, ctx.connectionId);
+}

@@ -1,0 +1,36 @@
+/**
+ * THE route table. Route key (the frame's `action`) → handler module under `lambdas/`,
+ * plus exactly what that handler may touch. The CDK stack creates one Lambda per entry with
+ * IAM built from `tables`/`indexes`/`postsToConnections`; the local gateway loads the same
+ * modules. Adding a feature = one handler file + one line here.
+ */
+import type { TableName } from './tables';
+
+export type Access = 'r' | 'w' | 'rw';
+
+export interface RouteDef {
+  /** API Gateway route key: `$connect`, `$disconnect`, `$default` or the frame's `action`. */
+  routeKey: string;
+  /** Module under `lambdas/` (without extension) exporting `handler` and `handle`. */
+  handler: string;
+  tables: Partial<Record<TableName, Access>>;
+  /** Secondary indexes queried, as `table.index`. */
+  indexes?: `${TableName}.${string}`[];
+  /** Whether it calls the API Gateway Management API (post events, drop connections). */
+  postsToConnections: boolean;
+}
+
+// Every route that posts may find a connection gone and must then delete its
+// `connections` item and `presence` entry, hence `rw` on both wherever `postsToConnections`.
+export const ROUTES: readonly RouteDef[] = [
+  { routeKey: '$connect', handler: 'connect', tables: { connections: 'w' }, postsToConnections: false },
+  { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw' }, postsToConnections: false },
+  { routeKey: '$default', handler: 'default', tables: {}, postsToConnections: false },
+  { routeKey: 'ping', handler: 'ping', tables: {}, postsToConnections: false },
+  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r' }, indexes: ['members.byClient'], postsToConnections: true },
+  { routeKey: 'close', handler: 'close', tables: { connections: 'rw', presence: 'rw' }, postsToConnections: false },
+  { routeKey: 'create', handler: 'create', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
+  { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw' }, postsToConnections: true },
+  { routeKey: 'ack', handler: 'ack', tables: { connections: 'r', members: 'rw' }, postsToConnections: false },
+  { routeKey: 'query', handler: 'query', tables: { connections: 'r', members: 'r', conversations: 'r', messages: 'r' }, postsToConnections: false },
+];
