@@ -39,8 +39,13 @@ function sameSet(a: string[], b: string[]): boolean {
   return b.every((x) => s.has(x));
 }
 
+/** A claimed unique key whose conversation is still missing after this long was abandoned. */
+const UNIQUE_CLAIM_GRACE_MS = 10_000;
+
+type UniqueLookup = { view?: ConversationView; staleCid?: string; pending?: boolean };
+
 /** The existing unique conversation for this member set, if the key still describes it. */
-async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<{ view?: ConversationView; staleCid?: string }> {
+async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<UniqueLookup> {
   const claim = await getKey(ctx, key);
   if (!claim) return {};
   const cid = claim.cid as string;
@@ -49,9 +54,14 @@ async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<{ v
     const current = await memberIds(ctx, cid);
     // Membership may have changed since: then the key no longer names this set.
     if (sameSet(current, members)) return { view: conversationView(conv, current, false) };
+    return { staleCid: cid };
   }
-  return { staleCid: cid };
+  // Another create may be writing this conversation right now; a crashed one left it for good.
+  const claimedAt = typeof claim.claimedAt === 'number' ? claim.claimedAt : 0;
+  return ctx.deps.now() - claimedAt < UNIQUE_CLAIM_GRACE_MS ? { pending: true } : { staleCid: cid };
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function createConversation(ctx: Ctx, req: Request<'create'>, session: Session): Promise<{ conversation: ConversationView }> {
   const me = session.clientId;
@@ -68,13 +78,18 @@ export async function createConversation(ctx: Ctx, req: Request<'create'>, sessi
   const cid = newConversationId(ctx.now);
   if (req.unique) {
     const key = uniqueKey(members);
-    // Two rounds: a racing creator may claim the key between our read and our write.
+    // A racing creator may claim the key between our read and our write, or still be writing
+    // the conversation it claimed: look again, backing off, for a bounded time.
     for (let round = 0; ; round++) {
+      if (round > 12) throw new Error('unique conversation key stayed contended');
       const found = await findUnique(ctx, key, members);
       if (found.view) return { conversation: found.view };
+      if (found.pending) {
+        await sleep(Math.min(500, 20 * 2 ** round));
+        continue;
+      }
       const replacing = found.staleCid ? { field: 'cid', value: found.staleCid } : undefined;
-      if (await claimKey(ctx, key, { cid }, { replacing })) break;
-      if (round >= 2) throw new Error('unique conversation key contended');
+      if (await claimKey(ctx, key, { cid, claimedAt: ctx.deps.now() }, { replacing })) break;
     }
   }
 

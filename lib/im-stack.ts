@@ -1,0 +1,133 @@
+/**
+ * The AWS deployment: a WebSocket API whose routes come from the route table, one Lambda per
+ * route with IAM limited to what the table says it touches, and the DynamoDB tables from
+ * lib/tables.ts.
+ */
+import { join } from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ROUTES, type Access, type RouteDef } from './routes';
+import { TABLES, TABLE_NAMES, tableEnvVar, type TableName } from './tables';
+
+export interface ImStackProps extends StackProps {
+  stageName?: string;
+  /** PROTOCOL.md §14 settings passed to every function (never secrets). */
+  settings?: Partial<Record<'IM_APP_ID' | 'IM_MAX_MESSAGE_BYTES' | 'IM_PUSH_ALERT' | 'IM_KICK_POLICY' | 'IM_LOG_LEVEL', string>>;
+}
+
+const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+export function actionsFor(access: Access): string[] {
+  return [...(access.includes('r') ? READ_ACTIONS : []), ...(access.includes('w') ? WRITE_ACTIONS : [])];
+}
+
+const pascal = (s: string) => s.replace(/^\$/, '').replace(/(^|[-_])(\w)/g, (_, __, c: string) => c.toUpperCase());
+
+export class ImStack extends Stack {
+  readonly tables: Record<TableName, TableV2>;
+  readonly api: WebSocketApi;
+  readonly stage: WebSocketStage;
+  readonly functions = new Map<string, NodejsFunction>();
+
+  constructor(scope: Construct, id: string, props: ImStackProps = {}) {
+    super(scope, id, props);
+
+    this.tables = {} as Record<TableName, TableV2>;
+    for (const name of TABLE_NAMES) {
+      const def = TABLES[name];
+      const key = (k: { name: string; type: 'S' | 'N' }) => ({ name: k.name, type: k.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER });
+      this.tables[name] = new TableV2(this, `${pascal(name)}Table`, {
+        partitionKey: key(def.partitionKey),
+        ...('sortKey' in def && def.sortKey ? { sortKey: key(def.sortKey) } : {}),
+        billing: Billing.onDemand(),
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        ...('ttlAttribute' in def ? { timeToLiveAttribute: def.ttlAttribute } : {}),
+        globalSecondaryIndexes: ('indexes' in def ? def.indexes : []).map((ix) => ({
+          indexName: ix.name,
+          partitionKey: key(ix.partitionKey),
+          ...(ix.sortKey ? { sortKey: key(ix.sortKey) } : {}),
+        })),
+        // Conversations and messages are user data: keep them if the stack is deleted.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    }
+
+    this.api = new WebSocketApi(this, 'Api', {
+      apiName: `${this.stackName}-ws`,
+      routeSelectionExpression: '$request.body.action',
+      description: 'Realtime IM WebSocket API (route key = frame action)',
+    });
+    this.stage = new WebSocketStage(this, 'Stage', {
+      webSocketApi: this.api,
+      stageName: props.stageName ?? 'prod',
+      autoDeploy: true,
+    });
+
+    const environment: Record<string, string> = {
+      AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      ...Object.fromEntries(TABLE_NAMES.map((t) => [tableEnvVar(t), this.tables[t].tableName])),
+      ...Object.fromEntries(Object.entries(props.settings ?? {}).filter((e): e is [string, string] => e[1] !== undefined)),
+    };
+
+    for (const route of ROUTES) {
+      const fn = this.routeFunction(route, environment);
+      const integration = new WebSocketLambdaIntegration(`${pascal(route.handler)}Integration`, fn);
+      // $connect/$disconnect have no route response; every other route replies through it.
+      this.api.addRoute(route.routeKey, {
+        integration,
+        returnResponse: route.routeKey !== '$connect' && route.routeKey !== '$disconnect',
+      });
+    }
+
+    new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: 'Connect clients here' });
+  }
+
+  private routeFunction(route: RouteDef, environment: Record<string, string>): NodejsFunction {
+    const name = pascal(route.handler);
+    const fn = new NodejsFunction(this, `${name}Function`, {
+      entry: join(__dirname, '..', 'lambdas', `${route.handler}.ts`),
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      // API Gateway gives up on an integration after 29 s.
+      timeout: Duration.seconds(29),
+      description: `IM route ${route.routeKey}`,
+      environment,
+      logGroup: new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        format: OutputFormat.CJS,
+        // The Lambda runtime ships AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+      },
+    });
+    for (const [table, access] of Object.entries(route.tables) as [TableName, Access][]) {
+      const arn = this.tables[table].tableArn;
+      const indexArns = (route.indexes ?? []).filter((i) => i.startsWith(`${table}.`)).map((i) => `${arn}/index/${i.split('.')[1]}`);
+      fn.addToRolePolicy(new PolicyStatement({ actions: actionsFor(access), resources: [arn] }));
+      if (indexArns.length > 0) fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
+    }
+    if (route.postsToConnections) {
+      const base = `arn:${this.partition}:execute-api:${this.region}:${this.account}:${this.api.apiId}/${this.stage.stageName}`;
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['execute-api:ManageConnections'],
+          resources: [`${base}/POST/@connections/*`, `${base}/DELETE/@connections/*`],
+        }),
+      );
+    }
+    this.functions.set(route.routeKey, fn);
+    return fn;
+  }
+}
