@@ -21,23 +21,31 @@ export const clientIdSchema = z.string().regex(CLIENT_ID_PATTERN, 'clientId must
 const cid = z.string().min(1).max(64);
 const messageId = z.string().min(1).max(64);
 
-/** A JSON object with safe keys; its size limit is checked by the core (4109, in UTF-8 bytes). */
-export const jsonObject = z.record(z.string(), z.unknown()).superRefine((obj, ctx) => {
-  const walk = (v: unknown, depth: number, path: string): void => {
-    if (depth > 16) {
-      ctx.addIssue({ code: 'custom', message: `${path} is nested too deeply` });
-      return;
-    }
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, depth + 1, `${path}[${i}]`));
-    else if (v !== null && typeof v === 'object') {
+/** A JSON object; its size limit is checked by the core (4109, in UTF-8 bytes). */
+export const jsonObject = z.record(z.string(), z.unknown());
+
+/** Nesting deeper than this in any frame is refused (nothing in the protocol needs it). */
+export const MAX_DEPTH = 16;
+
+/**
+ * Runs on the raw parsed frame, before any schema copies it: a copied `__proto__` key would
+ * silently become a prototype instead of failing, and deep nesting costs every later walk.
+ */
+export function unsafeJsonReason(value: unknown): string | undefined {
+  const stack: [unknown, number, string][] = [[value, 0, '']];
+  while (stack.length > 0) {
+    const [v, depth, path] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_DEPTH) return `${path || 'frame'} is nested more than ${MAX_DEPTH} levels deep`;
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, depth + 1, `${path}[${i}]`]));
+    else
       for (const [k, x] of Object.entries(v)) {
-        if (FORBIDDEN_KEYS.has(k)) ctx.addIssue({ code: 'custom', message: `key "${k}" is not allowed` });
-        walk(x, depth + 1, `${path}.${k}`);
+        if (FORBIDDEN_KEYS.has(k)) return `key "${k}" is not allowed${path ? ` in ${path.replace(/^\./, '')}` : ''}`;
+        stack.push([x, depth + 1, `${path}.${k}`]);
       }
-    }
-  };
-  walk(obj, 0, '');
-});
+  }
+  return undefined;
+}
 
 export const attributesSchema = jsonObject.superRefine((obj, ctx) => {
   for (const k of Object.keys(obj)) {
@@ -57,7 +65,7 @@ export const schemas = {
   ping: z.object({}),
   open: z.object({
     // clientId is checked by the session core so that every malformed value is 4103.
-    clientId: z.unknown(),
+    clientId: z.unknown().optional(),
     tag: z.string().min(1).max(64).optional(),
     deviceId: z.string().min(1).max(128).optional(),
     deviceToken: z.string().min(1).max(512).optional(),
@@ -109,6 +117,8 @@ function describe(issue: z.core.$ZodIssue): string {
 
 /** Parses with the given schema or throws 4114 naming the first offending field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const unsafe = unsafeJsonReason(input);
+  if (unsafe) throw new ImError('UNPARSEABLE_RAW_MESSAGE', unsafe);
   const res = schema.safeParse(input);
   if (res.success) return res.data;
   throw new ImError('UNPARSEABLE_RAW_MESSAGE', describe(res.error.issues[0]!));
