@@ -1,0 +1,105 @@
+/** Assertions on the synthesized CloudFormation template (bundling skipped for speed). */
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ImStack, actionsFor } from '../../lib/im-stack';
+import { ROUTES } from '../../lib/routes';
+import { TABLES, TABLE_NAMES } from '../../lib/tables';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+let template: Template;
+let stack: ImStack;
+beforeAll(() => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  stack = new ImStack(app, 'TestIm', { env: { account: '123456789012', region: 'eu-west-1' } });
+  template = Template.fromStack(stack);
+});
+
+test('a WebSocket API routing on the frame action, with every route of the route table', () => {
+  template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+    ProtocolType: 'WEBSOCKET',
+    RouteSelectionExpression: '$request.body.action',
+  });
+  const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+  expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(ROUTES.map((r) => r.routeKey).sort());
+  // Replies travel as route responses on every action route.
+  const responses = Object.values(template.findResources('AWS::ApiGatewayV2::RouteResponse')) as Resource[];
+  expect(responses).toHaveLength(ROUTES.length - 2);
+  template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: 'prod', AutoDeploy: true });
+});
+
+test('one Node 22 arm64 function per route', () => {
+  const fns = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
+  const routeFns = fns.filter((f) => String(f.Properties.Description ?? '').startsWith('IM route '));
+  expect(routeFns.map((f) => String(f.Properties.Description).slice('IM route '.length)).sort()).toEqual(ROUTES.map((r) => r.routeKey).sort());
+  for (const f of routeFns) {
+    expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 29 });
+  }
+});
+
+test('tables are on-demand with point-in-time recovery, TTL and indexes from lib/tables.ts', () => {
+  const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable')) as Resource[];
+  expect(tables).toHaveLength(TABLE_NAMES.length);
+  for (const name of TABLE_NAMES) {
+    const def = TABLES[name];
+    const keySchema = [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+      ...('sortKey' in def ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' }] : []),
+    ];
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: keySchema,
+      BillingMode: 'PAY_PER_REQUEST',
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      ...('ttlAttribute' in def ? { TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } } : {}),
+      ...('indexes' in def ? { GlobalSecondaryIndexes: def.indexes.map((ix) => Match.objectLike({ IndexName: ix.name })) } : {}),
+    });
+  }
+});
+
+test('each function may touch only the tables and actions its route declares', () => {
+  const tableLogicalIds = new Map(TABLE_NAMES.map((t) => [stack.getLogicalId(stack.tables[t].node.defaultChild as never), t]));
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  for (const route of ROUTES) {
+    const fn = stack.functions.get(route.routeKey)!;
+    const roleId = stack.getLogicalId(fn.role!.node.defaultChild as never);
+    const policy = policies.find((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId));
+    const statements = (policy?.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] } | undefined)?.Statement ?? [];
+    const granted = new Map<string, Set<string>>();
+    let manage = false;
+    for (const s of statements) {
+      const actions = ([] as string[]).concat(s.Action);
+      const text = JSON.stringify(s.Resource);
+      expect(text).not.toBe('"*"');
+      if (actions.includes('execute-api:ManageConnections')) {
+        manage = true;
+        expect(text).toContain('@connections/*');
+        continue;
+      }
+      for (const [logicalId, table] of tableLogicalIds) {
+        if (text.includes(`"${logicalId}"`)) {
+          const set = granted.get(table) ?? new Set<string>();
+          actions.forEach((a) => set.add(a));
+          granted.set(table, set);
+        }
+      }
+    }
+    const expected = new Map(Object.entries(route.tables).map(([t, a]) => [t, new Set(actionsFor(a))]));
+    expect({ route: route.routeKey, tables: [...granted.keys()].sort() }).toEqual({ route: route.routeKey, tables: [...expected.keys()].sort() });
+    for (const [t, acts] of expected) expect([...granted.get(t)!].sort()).toEqual([...acts].sort());
+    expect({ route: route.routeKey, manage }).toEqual({ route: route.routeKey, manage: route.postsToConnections });
+  }
+});
+
+test('no statement grants every action or every resource', () => {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  for (const p of policies) {
+    for (const s of (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement) {
+      expect(JSON.stringify(s.Action)).not.toMatch(/"\*"|:\*"/);
+      expect(s.Resource).not.toBe('*');
+    }
+  }
+});
+
+test('the WebSocket URL is an output', () => {
+  template.hasOutput('WebSocketUrl', {});
+});
