@@ -27,7 +27,7 @@ export const ROUTES: readonly RouteDef[] = [
   { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw' }, postsToConnections: false },
   { routeKey: '$default', handler: 'default', tables: {}, postsToConnections: false },
   { routeKey: 'ping', handler: 'ping', tables: {}, postsToConnections: false },
-  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r' }, indexes: ['members.byClient'], postsToConnections: true },
+  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw' }, indexes: ['members.byClient'], postsToConnections: true },
   { routeKey: 'close', handler: 'close', tables: { connections: 'rw', presence: 'rw' }, postsToConnections: false },
   { routeKey: 'create', handler: 'create', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
   { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw' }, postsToConnections: true },

@@ -17,6 +17,7 @@ import { claimKey, getKey } from './key-store';
 import type { Ctx } from './route';
 import { jsonBytes, type Request } from './schemas';
 import type { Session } from './session-store';
+import { verifySignature } from './signatures';
 
 export const MAX_MEMBERS = 500;
 export const MAX_ATTRIBUTES_BYTES = 4096;
@@ -74,6 +75,7 @@ export async function createConversation(ctx: Ctx, req: Request<'create'>, sessi
   if (members.length > MAX_MEMBERS) {
     throw new ImError('CONVERSATION_FULL', `a conversation has at most ${MAX_MEMBERS} members (got ${members.length})`);
   }
+  await verifySignature(ctx, 'create', me, req.signature, { members: req.members ?? [] });
 
   const cid = newConversationId(ctx.now);
   if (req.unique) {

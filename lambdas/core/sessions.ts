@@ -17,6 +17,7 @@ import {
   type LiveConnection,
   type Session,
 } from './session-store';
+import { verifySignature } from './signatures';
 import { unreadSummary } from './unread';
 
 export const SESSION_CONFLICT_EVENT = { event: 'closed', code: 4111, name: 'SESSION_CONFLICT' } as const;
@@ -55,6 +56,8 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
   if (conn?.clientId !== undefined && conn.clientId !== clientId) {
     throw new ImError('INVALID_LOGIN', `this connection is open as ${conn.clientId}; close it first`);
   }
+  // Re-opening an already bound session (idempotent open) needs no new signature.
+  if (conn?.clientId !== clientId) await verifySignature(ctx, 'open', clientId, req.signature);
   const presence = await getPresence(ctx, clientId);
   await resolveTagConflicts(ctx, clientId, req, presence.live);
   if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);

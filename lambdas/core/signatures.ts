@@ -1,0 +1,71 @@
+/**
+ * Signatures (PROTOCOL.md §12): HMAC-SHA1 with the app master key over a colon-joined string,
+ * lowercase hex, compared case-insensitively in constant time; timestamps within 6 h; each
+ * (clientId, nonce) accepted once.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ImError, type ErrorName } from './errors';
+import { claimKey } from './key-store';
+import type { Ctx } from './route';
+
+export type SignedAction = 'open' | 'create' | 'join' | 'invite' | 'kick';
+
+export interface Signature {
+  signature: string;
+  timestamp: number;
+  nonce: string;
+}
+
+export const SIGNATURE_WINDOW_MS = 6 * 3600 * 1000;
+
+/** The signed string for an action (the application server computes the same). */
+export function signedString(appId: string, action: SignedAction, clientId: string, opts: { cid?: string; members?: string[]; timestamp: number; nonce: string }): string {
+  const members = [...(opts.members ?? [])].sort().join(':');
+  const { timestamp, nonce } = opts;
+  switch (action) {
+    case 'open':
+      return `${appId}:${clientId}::${timestamp}:${nonce}`;
+    case 'create':
+      return `${appId}:${clientId}:${members}:${timestamp}:${nonce}`;
+    case 'join':
+      return `${appId}:${clientId}:${opts.cid}::${timestamp}:${nonce}:join`;
+    case 'invite':
+    case 'kick':
+      return `${appId}:${clientId}:${opts.cid}:${members}:${timestamp}:${nonce}:${action}`;
+  }
+}
+
+export function sign(masterKey: string, text: string): string {
+  return createHmac('sha1', masterKey).update(text, 'utf8').digest('hex');
+}
+
+/** Seconds, or milliseconds when ≥ 10^12. */
+export const timestampMs = (t: number) => (t >= 1e12 ? t : t * 1000);
+
+/**
+ * Throws 4102 (open) or 4302 (conversation actions) unless the signature is valid, fresh and
+ * unused. A no-op when IM_SIGNATURE_REQUIRED is not true.
+ */
+export async function verifySignature(
+  ctx: Ctx,
+  action: SignedAction,
+  clientId: string,
+  sig: Signature | undefined,
+  opts: { cid?: string; members?: string[] } = {},
+): Promise<void> {
+  const { config } = ctx.deps;
+  if (!config.signatureRequired) return;
+  const name: ErrorName = action === 'open' ? 'SIGNATURE_FAILED' : 'CONVERSATION_SIGNATURE_FAILED';
+  if (!config.masterKey) {
+    ctx.log.error('IM_SIGNATURE_REQUIRED=true but IM_MASTER_KEY is not set: refusing every signed action');
+    throw new ImError(name, 'signature verification is not configured on this server');
+  }
+  if (!sig) throw new ImError(name, `${action} requires a signature`);
+  if (Math.abs(ctx.now - timestampMs(sig.timestamp)) > SIGNATURE_WINDOW_MS) throw new ImError(name, 'signature timestamp is outside the 6 hour window');
+  const expected = Buffer.from(sign(config.masterKey, signedString(config.appId, action, clientId, { ...opts, timestamp: sig.timestamp, nonce: sig.nonce })), 'utf8');
+  const given = Buffer.from(sig.signature.toLowerCase(), 'utf8');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ImError(name, 'signature does not match');
+  // Remembered a little longer than the window, so a nonce can never be replayed inside it.
+  const fresh = await claimKey(ctx, `nonce#${clientId}#${sig.nonce}`, {}, { ttlSeconds: 2 * SIGNATURE_WINDOW_MS / 1000 });
+  if (!fresh) throw new ImError(name, 'signature nonce was already used');
+}
