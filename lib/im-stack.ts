@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ROUTES, type Access, type RouteDef } from './routes';
-import { TABLES, TABLE_NAMES, tableEnvVar, type TableName } from './tables';
+import { TABLES, TABLE_NAMES, tableEnvVar, type TableDef, type TableName } from './tables';
 
 export interface ImStackProps extends StackProps {
   stageName?: string;
@@ -42,18 +42,19 @@ export class ImStack extends Stack {
 
     this.tables = {} as Record<TableName, TableV2>;
     for (const name of TABLE_NAMES) {
-      const def = TABLES[name];
+      const def: TableDef = TABLES[name];
       const key = (k: { name: string; type: 'S' | 'N' }) => ({ name: k.name, type: k.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER });
       this.tables[name] = new TableV2(this, `${pascal(name)}Table`, {
         partitionKey: key(def.partitionKey),
-        ...('sortKey' in def && def.sortKey ? { sortKey: key(def.sortKey) } : {}),
+        ...(def.sortKey ? { sortKey: key(def.sortKey) } : {}),
         billing: Billing.onDemand(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        ...('ttlAttribute' in def ? { timeToLiveAttribute: def.ttlAttribute } : {}),
-        globalSecondaryIndexes: ('indexes' in def ? def.indexes : []).map((ix) => ({
+        ...(def.ttlAttribute ? { timeToLiveAttribute: def.ttlAttribute } : {}),
+        globalSecondaryIndexes: (def.indexes ?? []).map((ix) => ({
           indexName: ix.name,
           partitionKey: key(ix.partitionKey),
           ...(ix.sortKey ? { sortKey: key(ix.sortKey) } : {}),
+          projectionType: ix.projection === 'ALL' ? ProjectionType.ALL : ProjectionType.KEYS_ONLY,
         })),
         // Conversations and messages are user data: keep them if the stack is deleted.
         removalPolicy: RemovalPolicy.RETAIN,
@@ -117,6 +118,9 @@ export class ImStack extends Stack {
       const indexArns = (route.indexes ?? []).filter((i) => i.startsWith(`${table}.`)).map((i) => `${arn}/index/${i.split('.')[1]}`);
       fn.addToRolePolicy(new PolicyStatement({ actions: actionsFor(access), resources: [arn] }));
       if (indexArns.length > 0) fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
+    }
+    for (const table of route.scans ?? []) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.tables[table].tableArn] }));
     }
     if (route.postsToConnections) {
       const base = `arn:${this.partition}:execute-api:${this.region}:${this.account}:${this.api.apiId}/${this.stage.stageName}`;

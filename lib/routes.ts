@@ -16,6 +16,8 @@ export interface RouteDef {
   tables: Partial<Record<TableName, Access>>;
   /** Secondary indexes queried, as `table.index`. */
   indexes?: `${TableName}.${string}`[];
+  /** Tables it may Scan (bounded by the handler); kept apart so every Scan grant is deliberate. */
+  scans?: TableName[];
   /** Whether it calls the API Gateway Management API (post events, drop connections). */
   postsToConnections: boolean;
 }
@@ -33,4 +35,12 @@ export const ROUTES: readonly RouteDef[] = [
   { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw' }, postsToConnections: true },
   { routeKey: 'ack', handler: 'ack', tables: { connections: 'r', members: 'rw' }, postsToConnections: false },
   { routeKey: 'query', handler: 'query', tables: { connections: 'r', members: 'r', conversations: 'r', messages: 'r' }, postsToConnections: false },
+  { routeKey: 'join', handler: 'join', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
+  { routeKey: 'quit', handler: 'quit', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw' }, postsToConnections: true },
+  { routeKey: 'invite', handler: 'invite', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
+  { routeKey: 'kick', handler: 'kick', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
+  { routeKey: 'mute', handler: 'mute', tables: { connections: 'r', conversations: 'r', members: 'rw' }, postsToConnections: false },
+  { routeKey: 'unmute', handler: 'unmute', tables: { connections: 'r', conversations: 'r', members: 'rw' }, postsToConnections: false },
+  { routeKey: 'count', handler: 'count', tables: { connections: 'r', conversations: 'r', members: 'r' }, postsToConnections: false },
+  { routeKey: 'find', handler: 'find', tables: { connections: 'r', conversations: 'r', members: 'r' }, indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'], scans: ['conversations'], postsToConnections: false },
 ];

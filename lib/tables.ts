@@ -15,6 +15,11 @@ export interface IndexDef {
   name: string;
   partitionKey: KeyDef;
   sortKey?: KeyDef;
+  /**
+   * KEYS_ONLY unless a reader needs more: an index projecting an attribute that changes on
+   * every message (lastSeq, deliveredSeq…) would cost an index write per message.
+   */
+  projection: 'KEYS_ONLY' | 'ALL';
 }
 
 export interface TableDef {
@@ -40,8 +45,18 @@ export const TABLES = {
     ttlAttribute: 'expiresAt',
   },
   conversations: {
-    purpose: 'Conversation metadata and the per-conversation message sequence counter (`lastSeq`).',
+    purpose:
+      'Conversation metadata, `memberCount`, and the per-conversation message sequence counter (`lastSeq`). Indexed by name and creator for `find`.',
     partitionKey: { name: 'cid', type: 'S' },
+    indexes: [
+      { name: 'byName', partitionKey: { name: 'name', type: 'S' }, projection: 'KEYS_ONLY' },
+      {
+        name: 'byCreator',
+        partitionKey: { name: 'creator', type: 'S' },
+        sortKey: { name: 'createdAt', type: 'N' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
   },
   members: {
     purpose:
@@ -53,6 +68,7 @@ export const TABLES = {
         name: 'byClient',
         partitionKey: { name: 'clientId', type: 'S' },
         sortKey: { name: 'cid', type: 'S' },
+        projection: 'KEYS_ONLY',
       },
     ],
   },

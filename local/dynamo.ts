@@ -64,7 +64,7 @@ export function createTableInput(physicalName: string, def: TableDef): CreateTab
           GlobalSecondaryIndexes: def.indexes.map((ix) => ({
             IndexName: ix.name,
             KeySchema: keySchema(ix.partitionKey, ix.sortKey),
-            Projection: { ProjectionType: 'ALL' as const },
+            Projection: { ProjectionType: ix.projection },
           })),
         }
       : {}),

@@ -8,6 +8,8 @@ export interface Config {
   maxMessageBytes: number;
   pushAlert: string;
   kickPolicy: 'creator' | 'member';
+  /** Most conversations one `find` may read before answering 4310. */
+  findMaxCandidates: number;
   tables: Record<TableName, string>;
 }
 
@@ -33,6 +35,7 @@ export function configFromEnv(env: Env = process.env): Config {
     maxMessageBytes: intFrom(env.IM_MAX_MESSAGE_BYTES, 5120),
     pushAlert: env.IM_PUSH_ALERT || '您有新的消息',
     kickPolicy: env.IM_KICK_POLICY === 'member' ? 'member' : 'creator',
+    findMaxCandidates: intFrom(env.IM_FIND_MAX_CANDIDATES, 1000),
     tables: tableNamesFrom(env),
   };
 }

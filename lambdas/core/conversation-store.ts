@@ -1,11 +1,16 @@
 /** Conversations and members in DynamoDB, and the conversation object clients see. */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { batchPutAll, queryAll } from '../adapters/dynamo';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll, batchPutAll, queryAll } from '../adapters/dynamo';
+import { mapLimit } from './concurrency';
+import { ImError, isConditionFailed } from './errors';
 import type { Ctx } from './route';
+
+export const MAX_MEMBERS = 500;
 
 export interface ConversationRecord {
   cid: string;
-  name: string | null;
+  /** Absent rather than null: it is the key of the `byName` index, which cannot hold NULL. */
+  name?: string;
   creator: string;
   attributes: Record<string, unknown>;
   transient: boolean;
@@ -15,6 +20,11 @@ export interface ConversationRecord {
   lastMessageAt: number | null;
   /** Sequence number of the newest stored message (0 when none). */
   lastSeq: number;
+  /**
+   * Member count kept by conditional ADDs, so that racing joins cannot pass the limit. Counts
+   * only; `count` and `members` are read from the members table.
+   */
+  memberCount: number;
 }
 
 export interface MemberRecord {
@@ -74,6 +84,173 @@ export async function putConversation(ctx: Ctx, c: ConversationRecord): Promise<
   );
 }
 
+/** The conversation or 4303. */
+export async function requireConversation(ctx: Ctx, cid: string): Promise<ConversationRecord> {
+  const conv = await getConversation(ctx, cid);
+  if (!conv) throw new ImError('CONVERSATION_NOT_FOUND', 'conversation not found');
+  return conv;
+}
+
+/** Exact member count (every page of a COUNT query). */
+export async function countMembers(ctx: Ctx, cid: string): Promise<number> {
+  const { db, config } = ctx.deps;
+  let count = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await db.send(
+      new QueryCommand({
+        TableName: config.tables.members,
+        KeyConditionExpression: 'cid = :cid',
+        ExpressionAttributeValues: { ':cid': cid },
+        Select: 'COUNT',
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    count += res.Count ?? 0;
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return count;
+}
+
+async function adjustMemberCount(ctx: Ctx, cid: string, delta: number, limit?: number): Promise<boolean> {
+  const { db, config } = ctx.deps;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: config.tables.conversations,
+        Key: { cid },
+        UpdateExpression: 'ADD memberCount :d',
+        ConditionExpression: limit === undefined ? 'attribute_exists(cid)' : 'attribute_exists(cid) AND memberCount <= :room',
+        ExpressionAttributeValues: { ':d': delta, ...(limit === undefined ? {} : { ':room': limit - delta }) },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Reserves `n` seats under the member limit. The counter can drift upwards if a writer died
+ * between reserving and writing members; when it says "full", it is recounted and repaired once.
+ */
+async function reserveSeats(ctx: Ctx, cid: string, n: number): Promise<boolean> {
+  if (await adjustMemberCount(ctx, cid, n, MAX_MEMBERS)) return true;
+  const { db, config } = ctx.deps;
+  const actual = await countMembers(ctx, cid);
+  if (actual + n > MAX_MEMBERS) return false;
+  await db.send(
+    new UpdateCommand({
+      TableName: config.tables.conversations,
+      Key: { cid },
+      UpdateExpression: 'SET memberCount = :actual',
+      ConditionExpression: 'attribute_exists(cid)',
+      ExpressionAttributeValues: { ':actual': actual },
+    }),
+  );
+  return adjustMemberCount(ctx, cid, n, MAX_MEMBERS);
+}
+
+export interface MembershipChange {
+  changed: string[];
+  unchanged: string[];
+}
+
+/**
+ * Adds members with one conditional put each, so exactly the clients that were not members are
+ * reported as added. Seats are reserved first; 4304 when they do not fit.
+ */
+export async function addMembers(ctx: Ctx, conv: ConversationRecord, clientIds: string[]): Promise<MembershipChange> {
+  const { db, config } = ctx.deps;
+  const existing = new Set(
+    (await batchGetAll(db, config.tables.members, clientIds.map((clientId) => ({ cid: conv.cid, clientId })), {
+      projection: 'clientId',
+      consistent: true,
+    })).map((m) => m.clientId as string),
+  );
+  const candidates = clientIds.filter((c) => !existing.has(c));
+  if (candidates.length === 0) return { changed: [], unchanged: clientIds };
+  if (!(await reserveSeats(ctx, conv.cid, candidates.length))) {
+    throw new ImError('CONVERSATION_FULL', `a conversation has at most ${MAX_MEMBERS} members`);
+  }
+  const added = await mapLimit(candidates, 16, async (clientId) => {
+    try {
+      await db.send(
+        new PutCommand({
+          TableName: config.tables.members,
+          Item: newMember(conv.cid, clientId, ctx.now, conv.lastSeq),
+          ConditionExpression: 'attribute_not_exists(clientId)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }).catch(async (err: unknown) => {
+    await adjustMemberCount(ctx, conv.cid, -candidates.length).catch(() => undefined);
+    throw err;
+  });
+  const changed = candidates.filter((_, i) => added[i]);
+  if (changed.length < candidates.length) await adjustMemberCount(ctx, conv.cid, changed.length - candidates.length);
+  return { changed, unchanged: clientIds.filter((c) => !changed.includes(c)) };
+}
+
+/** Removes members with one conditional delete each; reports who really was removed. */
+export async function removeMembers(ctx: Ctx, cid: string, clientIds: string[]): Promise<MembershipChange> {
+  const { db, config } = ctx.deps;
+  const removed = await mapLimit(clientIds, 16, async (clientId) => {
+    try {
+      await db.send(
+        new DeleteCommand({
+          TableName: config.tables.members,
+          Key: { cid, clientId },
+          ConditionExpression: 'attribute_exists(clientId)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  });
+  const changed = clientIds.filter((_, i) => removed[i]);
+  if (changed.length > 0) await adjustMemberCount(ctx, cid, -changed.length);
+  return { changed, unchanged: clientIds.filter((c) => !changed.includes(c)) };
+}
+
+/** Member records for (cid, clientId) pairs, strongly consistent. */
+export async function getMemberPairs(ctx: Ctx, pairs: { cid: string; clientId: string }[]): Promise<MemberRecord[]> {
+  const { db, config } = ctx.deps;
+  return (await batchGetAll(db, config.tables.members, pairs, { consistent: true })) as unknown as MemberRecord[];
+}
+
+export async function setMuted(ctx: Ctx, cid: string, clientId: string, muted: boolean): Promise<boolean> {
+  const { db, config } = ctx.deps;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: config.tables.members,
+        Key: { cid, clientId },
+        UpdateExpression: 'SET muted = :m',
+        ConditionExpression: 'attribute_exists(clientId)',
+        ExpressionAttributeValues: { ':m': muted },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
+export async function getConversations(ctx: Ctx, cids: string[]): Promise<ConversationRecord[]> {
+  const { db, config } = ctx.deps;
+  return (await batchGetAll(db, config.tables.conversations, cids.map((cid) => ({ cid })), { consistent: true })) as unknown as ConversationRecord[];
+}
+
 export function newMember(cid: string, clientId: string, now: number, joinedSeq: number): MemberRecord {
   return { cid, clientId, joinedAt: now, joinedSeq, deliveredSeq: joinedSeq, readSeq: joinedSeq, muted: false };
 }
@@ -104,14 +281,30 @@ export async function memberIds(ctx: Ctx, cid: string): Promise<string[]> {
   return items.map((i) => i.clientId as string);
 }
 
-/** Memberships of one client through the `byClient` index (eventually consistent). */
-export async function membershipsOf(ctx: Ctx, clientId: string): Promise<MemberRecord[]> {
+/**
+ * Conversation ids of one client through the `byClient` index (keys only, eventually
+ * consistent), reading at most `max` (pass a bound on request paths that can't afford more).
+ */
+export async function conversationIdsOf(ctx: Ctx, clientId: string, max = Infinity): Promise<string[]> {
   const { db, config } = ctx.deps;
-  const items = await queryAll(db, {
-    TableName: config.tables.members,
-    IndexName: 'byClient',
-    KeyConditionExpression: 'clientId = :c',
-    ExpressionAttributeValues: { ':c': clientId },
-  });
-  return items as unknown as MemberRecord[];
+  const items = await queryAll(
+    db,
+    {
+      TableName: config.tables.members,
+      IndexName: 'byClient',
+      KeyConditionExpression: 'clientId = :c',
+      ExpressionAttributeValues: { ':c': clientId },
+    },
+    max,
+  );
+  return items.map((i) => i.cid as string);
+}
+
+/**
+ * A client's member records: the index names the conversations, the table (strongly
+ * consistent) gives their current state and drops memberships that just ended.
+ */
+export async function membershipsOf(ctx: Ctx, clientId: string): Promise<MemberRecord[]> {
+  const cids = await conversationIdsOf(ctx, clientId);
+  return getMemberPairs(ctx, cids.map((cid) => ({ cid, clientId })));
 }

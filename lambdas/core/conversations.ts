@@ -1,6 +1,7 @@
 /** Creating conversations (PROTOCOL.md §6). */
 import { createHash } from 'node:crypto';
 import {
+  MAX_MEMBERS,
   conversationView,
   getConversation,
   memberIds,
@@ -19,7 +20,6 @@ import { jsonBytes, type Request } from './schemas';
 import type { Session } from './session-store';
 import { verifySignature } from './signatures';
 
-export const MAX_MEMBERS = 500;
 export const MAX_ATTRIBUTES_BYTES = 4096;
 
 export function checkAttributesSize(attributes: Record<string, unknown>): void {
@@ -97,7 +97,7 @@ export async function createConversation(ctx: Ctx, req: Request<'create'>, sessi
 
   const record: ConversationRecord = {
     cid,
-    name: req.name ?? null,
+    ...(req.name ? { name: req.name } : {}),
     creator: me,
     attributes,
     transient: false,
@@ -106,6 +106,7 @@ export async function createConversation(ctx: Ctx, req: Request<'create'>, sessi
     updatedAt: ctx.now,
     lastMessageAt: null,
     lastSeq: 0,
+    memberCount: members.length,
   };
   // Members first: a crash before the conversation item leaves only unreachable member rows,
   // never a conversation with missing members.

@@ -15,7 +15,11 @@ export const ERROR_CODES = {
   CONVERSATION_QUERY_FAILED: 4310,
   CONVERSATION_LOG_REJECTED: 4312,
   NORMAL_CONVERSATION_REQUIRED: 4314,
+  /** Extension (LeanCloud's code): a `kick` target that is not a member, in `failed`. */
+  MEMBERSHIP_REQUIRED: 4317,
   OPERATION_UNAUTHORIZED: 4320,
+  /** Extension: an `invite` target that already is a member, in `failed`. */
+  ALREADY_MEMBER: 4326,
   INVALID_MESSAGING_TARGET: 4401,
 } as const;
 

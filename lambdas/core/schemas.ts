@@ -104,6 +104,20 @@ export const schemas = {
       .refine((b) => b.messageId !== undefined || b.timestamp !== undefined, 'before needs messageId or timestamp')
       .optional(),
   }),
+  join: z.object({ cid, signature: signature.optional() }),
+  quit: z.object({ cid }),
+  invite: z.object({ cid, members: z.array(clientIdSchema).min(1).max(100), signature: signature.optional() }),
+  kick: z.object({ cid, members: z.array(clientIdSchema).min(1).max(100), signature: signature.optional() }),
+  mute: z.object({ cid }),
+  unmute: z.object({ cid }),
+  count: z.object({ cid }),
+  find: z.object({
+    // The where-language has its own strict parser (find.ts) with 4114 for anything unknown.
+    where: jsonObject.optional(),
+    sort: z.string().max(256).optional(),
+    limit: z.number().int().min(1).max(100).default(10),
+    skip: z.number().int().min(0).max(1000).default(0),
+  }),
 } as const;
 
 export type Schemas = typeof schemas;

@@ -3,7 +3,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ImStack, actionsFor } from '../../lib/im-stack';
 import { ROUTES } from '../../lib/routes';
-import { TABLES, TABLE_NAMES } from '../../lib/tables';
+import { TABLES, TABLE_NAMES, type TableDef } from '../../lib/tables';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -41,17 +41,19 @@ test('tables are on-demand with point-in-time recovery, TTL and indexes from lib
   const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable')) as Resource[];
   expect(tables).toHaveLength(TABLE_NAMES.length);
   for (const name of TABLE_NAMES) {
-    const def = TABLES[name];
+    const def: TableDef = TABLES[name];
     const keySchema = [
       { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
-      ...('sortKey' in def ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' }] : []),
+      ...(def.sortKey ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' }] : []),
     ];
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: keySchema,
       BillingMode: 'PAY_PER_REQUEST',
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
-      ...('ttlAttribute' in def ? { TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } } : {}),
-      ...('indexes' in def ? { GlobalSecondaryIndexes: def.indexes.map((ix) => Match.objectLike({ IndexName: ix.name })) } : {}),
+      ...(def.ttlAttribute ? { TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } } : {}),
+      ...(def.indexes
+        ? { GlobalSecondaryIndexes: def.indexes.map((ix) => Match.objectLike({ IndexName: ix.name, Projection: { ProjectionType: ix.projection } })) }
+        : {}),
     });
   }
 });
@@ -84,6 +86,7 @@ test('each function may touch only the tables and actions its route declares', (
       }
     }
     const expected = new Map(Object.entries(route.tables).map(([t, a]) => [t, new Set(actionsFor(a))]));
+    for (const t of route.scans ?? []) expected.get(t)!.add('dynamodb:Scan');
     expect({ route: route.routeKey, tables: [...granted.keys()].sort() }).toEqual({ route: route.routeKey, tables: [...expected.keys()].sort() });
     for (const [t, acts] of expected) expect([...granted.get(t)!].sort()).toEqual([...acts].sort());
     expect({ route: route.routeKey, manage }).toEqual({ route: route.routeKey, manage: route.postsToConnections });
