@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: drives the local stack (in memory) and reports latency, throughput and
  * DynamoDB requests per message, as a table and as JSON. Reports only: nothing here asserts.
- * BENCH_N sets the number of messages (default 1000).
+ * BENCH_N sets the number of one-to-one messages (default 1000), BENCH_GROUP_N the messages per
+ * group size (default 30).
  */
 import { performance } from 'node:perf_hooks';
 import { startLocalStack, type LocalStack } from '../local/stack';
@@ -12,6 +13,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 interface Report {
   scenario: string;
   messages: number;
+  /** One-to-one: send → receive. Groups: send → the last member's delivery. */
   latencyMsP50: number;
   latencyMsP99: number;
   messagesPerSecond: number;
@@ -39,11 +41,14 @@ function diff(stack: LocalStack, before: Map<string, number>, per: number): Reco
   return out;
 }
 
-/** One-to-one: Tom sends N messages to Bob; latency = send call → Bob's message event. */
-async function oneToOne(stack: LocalStack, n: number): Promise<Report> {
-  const tom = await TestClient.open(stack.url, 'bench-tom');
-  const bob = await TestClient.open(stack.url, 'bench-bob');
-  const cid = ((await tom.ok('create', { members: ['bench-bob'] })).conversation as { cid: string }).cid;
+/**
+ * One-to-one: Tom sends N messages to Bob with `window` sends in flight; latency = send call →
+ * Bob's message event (with window 1 the pure latency, with more the latency under load).
+ */
+async function oneToOne(stack: LocalStack, n: number, window: number): Promise<Report> {
+  const tom = await TestClient.open(stack.url, `bench-tom-${window}`);
+  const bob = await TestClient.open(stack.url, `bench-bob-${window}`);
+  const cid = ((await tom.ok('create', { members: [`bench-bob-${window}`] })).conversation as { cid: string }).cid;
   await bob.event('invited');
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -63,7 +68,6 @@ async function oneToOne(stack: LocalStack, n: number): Promise<Report> {
   received = -20 + received;
   const before = snapshot(stack);
   const start = performance.now();
-  const window = Number(process.env.BENCH_WINDOW ?? 16);
   let next = 0;
   await Promise.all(
     Array.from({ length: window }, async () => {
@@ -80,7 +84,55 @@ async function oneToOne(stack: LocalStack, n: number): Promise<Report> {
   latencies.sort((a, b) => a - b);
   await Promise.all([tom.close(), bob.close()]);
   return {
-    scenario: 'one-to-one send → receive',
+    scenario: `one-to-one, ${window} in flight: send → receive`,
+    messages: n,
+    latencyMsP50: round(percentile(latencies, 50)),
+    latencyMsP99: round(percentile(latencies, 99)),
+    messagesPerSecond: round(n / seconds, 1),
+    dynamoRequestsPerSend: round(Object.values(byOp).reduce((a, b) => a + b, 0), 3),
+    dynamoRequestsByOperation: byOp,
+  };
+}
+
+/**
+ * Group fan-out: `size` members all online, one sender, `n` messages one after another;
+ * latency = send call → the last member's message event.
+ */
+async function groupFanout(stack: LocalStack, size: number, n: number): Promise<Report> {
+  const ids = Array.from({ length: size }, (_, i) => `bench-g${size}-${i}`);
+  const clients: TestClient[] = [];
+  for (let i = 0; i < ids.length; i += 50) clients.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => TestClient.open(stack.url, id)))));
+  const [sender, ...receivers] = clients;
+  const cid = ((await sender!.ok('create', { members: ids.slice(1) })).conversation as { cid: string }).cid;
+  await Promise.all(clients.map((c) => c.event('invited', 30000)));
+  let pending = 0;
+  let t0 = 0;
+  let done: () => void = () => undefined;
+  for (const r of receivers) {
+    r.ws.on('message', (d) => {
+      if (d.toString().includes('"event":"message"') && --pending === 0) done();
+    });
+  }
+  const sendOne = async (data: string): Promise<number> => {
+    pending = receivers.length;
+    const all = new Promise<void>((r) => (done = r));
+    t0 = performance.now();
+    await sender!.ok('send', { cid, data });
+    await all;
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 3; i++) await sendOne(`warm${i}`);
+  const before = snapshot(stack);
+  const start = performance.now();
+  const latencies: number[] = [];
+  for (let i = 0; i < n; i++) latencies.push(await sendOne(`m${i}`));
+  const seconds = (performance.now() - start) / 1000;
+  const byOp = diff(stack, before, n);
+  latencies.sort((a, b) => a - b);
+  await Promise.all(clients.map((c) => c.close()));
+  await stack.gateway.drain();
+  return {
+    scenario: `group of ${size}, all online: send → last delivery`,
     messages: n,
     latencyMsP50: round(percentile(latencies, 50)),
     latencyMsP99: round(percentile(latencies, 99)),
@@ -92,9 +144,11 @@ async function oneToOne(stack: LocalStack, n: number): Promise<Report> {
 
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_N ?? 1000);
+  const groupN = Number(process.env.BENCH_GROUP_N ?? 30);
   const stack = await startLocalStack({ dataDir: ':memory:', env: { ...process.env, IM_LOG_LEVEL: 'silent' } });
   try {
-    const reports = [await oneToOne(stack, n)];
+    const reports = [await oneToOne(stack, n, 1), await oneToOne(stack, n, 16)];
+    for (const size of [10, 100, 500]) reports.push(await groupFanout(stack, size, groupN));
     console.log('\n| scenario | messages | p50 ms | p99 ms | msg/s | DynamoDB req/send | by operation |');
     console.log('|---|---|---|---|---|---|---|');
     for (const r of reports) {
