@@ -9,6 +9,7 @@ import type { Deps } from '../lambdas/core/deps';
 import { createLogger, parseLogLevel, type Logger } from '../lambdas/core/log';
 import type { Handle } from '../lambdas/core/route';
 import { ROUTES } from '../lib/routes';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { API_GATEWAY_LIMITS, LocalGateway, type GatewayLimits } from './gateway';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, ensureTables, startDynamo, type EmbeddedDynamo } from './dynamo';
 
@@ -23,6 +24,8 @@ export interface LocalStackOptions {
   limits?: Partial<GatewayLimits>;
   /** Clock for the handlers (tests move time with it). */
   now?: () => number;
+  /** Put a fault-injecting proxy between the handlers and DynamoDB (tests). */
+  dynamoFaults?: boolean;
   log?: Logger;
 }
 
@@ -34,6 +37,8 @@ export interface LocalStack {
   gateway: LocalGateway;
   /** DynamoDB API calls made by handlers, by operation. */
   dynamoRequests: Map<string, number>;
+  /** Present with `dynamoFaults: true`. */
+  faults?: FaultProxy;
   close(): Promise<void>;
 }
 
@@ -54,10 +59,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const config = configFromEnv(env);
   const dynamo: EmbeddedDynamo = await startDynamo(opts.dataDir ?? ':memory:');
   let gateway: LocalGateway | undefined;
+  let faults: FaultProxy | undefined;
   try {
     await ensureTables(dynamo.endpoint, config.tables);
+    if (opts.dynamoFaults) faults = await startFaultProxy(dynamo.endpoint);
     const dynamoRequests = new Map<string, number>();
-    const db = createDb({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, (op) =>
+    const db = createDb({ endpoint: faults?.endpoint ?? dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, (op) =>
       dynamoRequests.set(op, (dynamoRequests.get(op) ?? 0) + 1),
     );
     let management: ManagementApiGateway | undefined;
@@ -91,14 +98,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       deps,
       gateway: gw,
       dynamoRequests,
+      faults,
       async close() {
         await gw.close();
         db.destroy();
+        await faults?.close();
         await dynamo.close();
       },
     };
   } catch (err) {
     await gateway?.close().catch(() => undefined);
+    await faults?.close();
     await dynamo.close();
     throw err;
   }

@@ -308,3 +308,12 @@ export async function membershipsOf(ctx: Ctx, clientId: string): Promise<MemberR
   const cids = await conversationIdsOf(ctx, clientId);
   return getMemberPairs(ctx, cids.map((cid) => ({ cid, clientId })));
 }
+
+/** Sequence progress of many conversations: one BatchGetItem per 100. */
+export async function conversationProgress(ctx: Ctx, cids: string[]): Promise<Map<string, { lastSeq: number; lastMessageAt: number | null }>> {
+  const { db, config } = ctx.deps;
+  const items = await batchGetAll(db, config.tables.conversations, cids.map((cid) => ({ cid })), {
+    projection: 'cid, lastSeq, lastMessageAt',
+  });
+  return new Map(items.map((c) => [c.cid as string, { lastSeq: (c.lastSeq as number) ?? 0, lastMessageAt: (c.lastMessageAt as number | null) ?? null }]));
+}

@@ -1,52 +1,20 @@
 /** Sending, acknowledging and reading messages (PROTOCOL.md §7, §8, `query`). */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, type Item } from '../adapters/dynamo';
-import { getConversation, getMember, memberIds } from './conversation-store';
+import { mapLimit } from './concurrency';
+import { conversationProgress, getConversation, getMember, memberIds, requireConversation } from './conversation-store';
 import { sendToClients } from './delivery';
 import { ImError, isConditionFailed } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from './key-store';
 import type { Ctx } from './route';
 import type { Request } from './schemas';
+import { messageView, type MessageRecord, type MessageView } from './message-model';
 import type { Session } from './session-store';
+import { unreadCounts } from './unread';
 
 /** `clientMsgId` de-duplication window. */
 export const DEDUPE_TTL_SECONDS = 24 * 3600;
-
-export interface MessageRecord {
-  cid: string;
-  seq: number;
-  id: string;
-  from: string;
-  data: string;
-  timestamp: number;
-  receipt?: boolean;
-}
-
-export interface MessageView {
-  id: string;
-  cid: string;
-  from: string;
-  data: string;
-  timestamp: number;
-  seq?: number;
-  transient?: true;
-  receipt?: true;
-  offline?: true;
-}
-
-export function messageView(m: MessageRecord, extra: { offline?: boolean } = {}): MessageView {
-  return {
-    id: m.id,
-    cid: m.cid,
-    from: m.from,
-    data: m.data,
-    timestamp: m.timestamp,
-    seq: m.seq,
-    ...(m.receipt ? { receipt: true as const } : {}),
-    ...(extra.offline ? { offline: true as const } : {}),
-  };
-}
 
 export interface SendResult {
   messageId: string;
@@ -177,32 +145,83 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
   return { messageId: message.id, timestamp: message.timestamp, seq };
 }
 
+/** Receipts are remembered this long, so a re-ack never sends a second `delivered`. */
+export const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
+
+/** Moves a member's point forward only; false when not a member or already past `seq`. */
+async function advancePoint(ctx: Ctx, cid: string, clientId: string, point: 'deliveredSeq' | 'readSeq', seq: number): Promise<boolean> {
+  const { db, config } = ctx.deps;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: config.tables.members,
+        Key: { cid, clientId },
+        UpdateExpression: 'SET #p = :s',
+        ConditionExpression: 'attribute_exists(clientId) AND #p < :s',
+        ExpressionAttributeNames: { '#p': point },
+        ExpressionAttributeValues: { ':s': seq },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
 /**
- * `ack`: moves the member's delivered point to the highest acked message that really exists
- * in this conversation (ids are checked against storage, so forged ids cannot skip messages).
+ * `ack`: moves the member's delivered point to the highest acked message that really exists in
+ * this conversation (ids are checked against storage, so forged ids cannot skip messages), and
+ * sends each `receipt: true` message's sender one `delivered` event per recipient.
  */
 export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Session): Promise<object> {
   const { db, config } = ctx.deps;
+  const me = session.clientId;
   const seqs = [...new Set(req.messageIds.map(seqOfMessageId).filter((s): s is number => s !== undefined))];
   if (seqs.length === 0) return {};
-  const found = await batchGetAll(db, config.tables.messages, seqs.map((seq) => ({ cid: req.cid, seq })), {
-    projection: 'seq, id',
-  });
   const wanted = new Set(req.messageIds);
-  const top = Math.max(0, ...found.filter((m) => wanted.has(m.id as string)).map((m) => m.seq as number));
-  if (top === 0) return {};
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.members,
-      Key: { cid: req.cid, clientId: session.clientId },
-      UpdateExpression: 'SET deliveredSeq = :s',
-      ConditionExpression: 'attribute_exists(clientId) AND deliveredSeq < :s',
-      ExpressionAttributeValues: { ':s': top },
-    }),
-  ).catch((err: unknown) => {
-    // Not a member, or the point is already past this message: nothing to record.
-    if (!isConditionFailed(err)) throw err;
+  const found = (
+    await batchGetAll(db, config.tables.messages, seqs.map((seq) => ({ cid: req.cid, seq })), {
+      projection: 'seq, id, #from, receipt',
+      names: { '#from': 'from' },
+    })
+  ).filter((m) => wanted.has(m.id as string)) as unknown as Pick<MessageRecord, 'seq' | 'id' | 'from' | 'receipt'>[];
+  if (found.length === 0) return {};
+  const top = Math.max(...found.map((m) => m.seq));
+  if (!(await advancePoint(ctx, req.cid, me, 'deliveredSeq', top)) && !(await getMember(ctx, req.cid, me))) {
+    return {}; // not a member (any more): nothing to record, no receipts
+  }
+  const receipts = found.filter((m) => m.receipt && m.from !== me);
+  await mapLimit(receipts, 8, async (m) => {
+    if (!(await claimKey(ctx, `rcpt#${req.cid}#${m.seq}#${me}`, {}, { ttlSeconds: RECEIPT_TTL_SECONDS }))) return;
+    await sendToClients(ctx, [m.from], { event: 'delivered', cid: req.cid, messageId: m.id, deliveredAt: ctx.now, by: me });
   });
+  return {};
+}
+
+/**
+ * `read`: moves the read point to `messageId` (default: the newest message); the client's other
+ * connections get the conversation's new unread count.
+ */
+export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Session): Promise<object> {
+  const me = session.clientId;
+  const member = await getMember(ctx, req.cid, me);
+  if (!member) {
+    await requireConversation(ctx, req.cid);
+    throw new ImError('OPERATION_UNAUTHORIZED', 'only members can mark a conversation read');
+  }
+  let seq: number;
+  if (req.messageId !== undefined) {
+    const s = seqOfMessageId(req.messageId);
+    const m = s === undefined ? undefined : await getMessage(ctx, req.cid, s);
+    if (!m || m.id !== req.messageId) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'messageId is not a message of this conversation');
+    seq = m.seq;
+  } else {
+    seq = (await requireConversation(ctx, req.cid)).lastSeq;
+  }
+  await advancePoint(ctx, req.cid, me, 'readSeq', seq);
+  const [entry] = await unreadCounts(ctx, me, [{ cid: req.cid, readSeq: Math.max(seq, member.readSeq) }]);
+  await sendToClients(ctx, [me], { event: 'unread', conversations: [{ cid: req.cid, unread: entry?.unread ?? 0 }] }, { except: ctx.connectionId });
   return {};
 }
 
@@ -260,13 +279,10 @@ export const OFFLINE_MAX_CONVERSATIONS = 50;
 export async function deliverOffline(ctx: Ctx, clientId: string, memberships: { cid: string; deliveredSeq: number }[]): Promise<void> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return;
-  const convs = await batchGetAll(db, config.tables.conversations, memberships.map((m) => ({ cid: m.cid })), {
-    projection: 'cid, lastSeq, lastMessageAt',
-  });
-  const byCid = new Map(convs.map((c) => [c.cid as string, c]));
+  const progress = await conversationProgress(ctx, memberships.map((m) => m.cid));
   const pending = memberships
-    .filter((m) => ((byCid.get(m.cid)?.lastSeq as number | undefined) ?? 0) > m.deliveredSeq)
-    .sort((a, b) => ((byCid.get(b.cid)!.lastMessageAt as number) ?? 0) - ((byCid.get(a.cid)!.lastMessageAt as number) ?? 0))
+    .filter((m) => (progress.get(m.cid)?.lastSeq ?? 0) > m.deliveredSeq)
+    .sort((a, b) => (progress.get(b.cid)!.lastMessageAt ?? 0) - (progress.get(a.cid)!.lastMessageAt ?? 0))
     .slice(0, OFFLINE_MAX_CONVERSATIONS);
   for (const m of pending) {
     const res = await db.send(

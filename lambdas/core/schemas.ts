@@ -104,6 +104,7 @@ export const schemas = {
       .refine((b) => b.messageId !== undefined || b.timestamp !== undefined, 'before needs messageId or timestamp')
       .optional(),
   }),
+  read: z.object({ cid, messageId: messageId.optional() }),
   join: z.object({ cid, signature: signature.optional() }),
   quit: z.object({ cid }),
   invite: z.object({ cid, members: z.array(clientIdSchema).min(1).max(100), signature: signature.optional() }),

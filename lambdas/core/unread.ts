@@ -4,10 +4,9 @@
  * messages after the read point (newest first, bounded).
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import type { MemberRecord } from './conversation-store';
-import { messageView, type MessageRecord, type MessageView } from './messages';
+import { conversationProgress, type MemberRecord } from './conversation-store';
+import { messageView, type MessageRecord, type MessageView } from './message-model';
 import type { Ctx } from './route';
 
 /** Counts above this are reported as this number (clients show "99+" long before). */
@@ -19,15 +18,13 @@ export interface UnreadEntry {
   lastMessage: MessageView | null;
 }
 
-export async function unreadSummary(ctx: Ctx, clientId: string, memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[]): Promise<UnreadEntry[]> {
+/** Unread count and last message of each given conversation (all of them, zero counts included). */
+export async function unreadCounts(ctx: Ctx, clientId: string, memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[]): Promise<UnreadEntry[]> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return [];
-  const convs = await batchGetAll(db, config.tables.conversations, memberships.map((m) => ({ cid: m.cid })), {
-    projection: 'cid, lastSeq',
-  });
-  const lastSeq = new Map(convs.map((c) => [c.cid as string, (c.lastSeq as number) ?? 0]));
-  const candidates = memberships.filter((m) => (lastSeq.get(m.cid) ?? 0) > m.readSeq);
-  const entries = await mapLimit(candidates, 8, async (m): Promise<UnreadEntry> => {
+  const progress = await conversationProgress(ctx, memberships.map((m) => m.cid));
+  return mapLimit(memberships, 8, async (m): Promise<UnreadEntry> => {
+    if ((progress.get(m.cid)?.lastSeq ?? 0) <= m.readSeq) return { cid: m.cid, unread: 0, lastMessage: null };
     const res = await db.send(
       new QueryCommand({
         TableName: config.tables.messages,
@@ -44,5 +41,9 @@ export async function unreadSummary(ctx: Ctx, clientId: string, memberships: Pic
       lastMessage: items[0] ? messageView(items[0]) : null,
     };
   });
-  return entries.filter((e) => e.unread > 0);
+}
+
+/** The `unread` event's list at login: conversations with unread messages only. */
+export async function unreadSummary(ctx: Ctx, clientId: string, memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[]): Promise<UnreadEntry[]> {
+  return (await unreadCounts(ctx, clientId, memberships)).filter((e) => e.unread > 0);
 }

@@ -1,0 +1,36 @@
+/** Stored messages and the message object clients see (PROTOCOL.md §3). */
+
+export interface MessageRecord {
+  cid: string;
+  seq: number;
+  id: string;
+  from: string;
+  data: string;
+  timestamp: number;
+  receipt?: boolean;
+}
+
+export interface MessageView {
+  id: string;
+  cid: string;
+  from: string;
+  data: string;
+  timestamp: number;
+  seq?: number;
+  transient?: true;
+  receipt?: true;
+  offline?: true;
+}
+
+export function messageView(m: MessageRecord, extra: { offline?: boolean } = {}): MessageView {
+  return {
+    id: m.id,
+    cid: m.cid,
+    from: m.from,
+    data: m.data,
+    timestamp: m.timestamp,
+    seq: m.seq,
+    ...(m.receipt ? { receipt: true as const } : {}),
+    ...(extra.offline ? { offline: true as const } : {}),
+  };
+}
