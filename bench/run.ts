@@ -2,7 +2,8 @@
  * `npm run bench`: drives the local stack (in memory) and reports latency, throughput and
  * DynamoDB requests per message, as a table and as JSON. Reports only: nothing here asserts.
  * BENCH_N sets the number of one-to-one messages (default 1000), BENCH_GROUP_N the messages per
- * group size (default 30).
+ * group size (default 30), BENCH_ROOM_SIZE / BENCH_ROOM_N the chat room load (1000 connections,
+ * 10 messages).
  */
 import { performance } from 'node:perf_hooks';
 import { startLocalStack, type LocalStack } from '../local/stack';
@@ -27,6 +28,18 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+function report(scenario: string, messages: number, sortedLatencies: number[], seconds: number, byOp: Record<string, number>): Report {
+  return {
+    scenario,
+    messages,
+    latencyMsP50: round(percentile(sortedLatencies, 50)),
+    latencyMsP99: round(percentile(sortedLatencies, 99)),
+    messagesPerSecond: round(messages / seconds, 1),
+    dynamoRequestsPerSend: round(Object.values(byOp).reduce((a, b) => a + b, 0), 3),
+    dynamoRequestsByOperation: byOp,
+  };
+}
 
 function snapshot(stack: LocalStack): Map<string, number> {
   return new Map(stack.dynamoRequests);
@@ -83,15 +96,7 @@ async function oneToOne(stack: LocalStack, n: number, window: number): Promise<R
   const byOp = diff(stack, before, n);
   latencies.sort((a, b) => a - b);
   await Promise.all([tom.close(), bob.close()]);
-  return {
-    scenario: `one-to-one, ${window} in flight: send → receive`,
-    messages: n,
-    latencyMsP50: round(percentile(latencies, 50)),
-    latencyMsP99: round(percentile(latencies, 99)),
-    messagesPerSecond: round(n / seconds, 1),
-    dynamoRequestsPerSend: round(Object.values(byOp).reduce((a, b) => a + b, 0), 3),
-    dynamoRequestsByOperation: byOp,
-  };
+  return report(`one-to-one, ${window} in flight: send → receive`, n, latencies, seconds, byOp);
 }
 
 /**
@@ -131,15 +136,47 @@ async function groupFanout(stack: LocalStack, size: number, n: number): Promise<
   latencies.sort((a, b) => a - b);
   await Promise.all(clients.map((c) => c.close()));
   await stack.gateway.drain();
-  return {
-    scenario: `group of ${size}, all online: send → last delivery`,
-    messages: n,
-    latencyMsP50: round(percentile(latencies, 50)),
-    latencyMsP99: round(percentile(latencies, 99)),
-    messagesPerSecond: round(n / seconds, 1),
-    dynamoRequestsPerSend: round(Object.values(byOp).reduce((a, b) => a + b, 0), 3),
-    dynamoRequestsByOperation: byOp,
+  return report(`group of ${size}, all online: send → last delivery`, n, latencies, seconds, byOp);
+}
+
+/**
+ * Chat room load: `size` connections in one room, one sender; per message, the time from the
+ * send call to the last delivery, then messages per second sustained with sends back to back.
+ */
+async function roomLoad(stack: LocalStack, size: number, n: number): Promise<Report> {
+  const clients: TestClient[] = [];
+  for (let i = 0; i < size; i += 100) {
+    clients.push(...(await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, j) => TestClient.open(stack.url, `bench-room-${i + j}`)))));
+  }
+  const [host, ...viewers] = clients;
+  const cid = ((await host!.ok('create', { transient: true, name: 'bench room' })).conversation as { cid: string }).cid;
+  for (let i = 0; i < viewers.length; i += 100) await Promise.all(viewers.slice(i, i + 100).map((v) => v.ok('join', { cid })));
+  let pending = 0;
+  let done: () => void = () => undefined;
+  for (const v of viewers) {
+    v.ws.on('message', (d) => {
+      if (d.toString().includes('"event":"message"') && --pending === 0) done();
+    });
+  }
+  const sendOne = async (data: string): Promise<number> => {
+    pending = viewers.length;
+    const all = new Promise<void>((r) => (done = r));
+    const t0 = performance.now();
+    await host!.ok('send', { cid, data });
+    await all;
+    return performance.now() - t0;
   };
+  await sendOne('warm');
+  const before = snapshot(stack);
+  const start = performance.now();
+  const latencies: number[] = [];
+  for (let i = 0; i < n; i++) latencies.push(await sendOne(`m${i}`));
+  const seconds = (performance.now() - start) / 1000;
+  const byOp = diff(stack, before, n);
+  latencies.sort((a, b) => a - b);
+  await Promise.all(clients.map((c) => c.close()));
+  await stack.gateway.drain();
+  return report(`chat room of ${size} connections: send → last delivery`, n, latencies, seconds, byOp);
 }
 
 async function main(): Promise<void> {
@@ -149,6 +186,7 @@ async function main(): Promise<void> {
   try {
     const reports = [await oneToOne(stack, n, 1), await oneToOne(stack, n, 16)];
     for (const size of [10, 100, 500]) reports.push(await groupFanout(stack, size, groupN));
+    reports.push(await roomLoad(stack, Number(process.env.BENCH_ROOM_SIZE ?? 1000), Number(process.env.BENCH_ROOM_N ?? 10)));
     console.log('\n| scenario | messages | p50 ms | p99 ms | msg/s | DynamoDB req/send | by operation |');
     console.log('|---|---|---|---|---|---|---|');
     for (const r of reports) {

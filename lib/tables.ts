@@ -77,6 +77,13 @@ export const TABLES = {
     partitionKey: { name: 'cid', type: 'S' },
     sortKey: { name: 'seq', type: 'N' },
   },
+  rooms: {
+    purpose:
+      'Chat-room occupancy: one item per connection in a room, keyed by room, so room fan-out and `count` are one Query and never touch members.',
+    partitionKey: { name: 'cid', type: 'S' },
+    sortKey: { name: 'connectionId', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
   keys: {
     purpose:
       'Idempotency and uniqueness keys written with conditional puts: clientMsgId dedupe, unique-conversation member sets, signature nonces.',

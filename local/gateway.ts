@@ -73,6 +73,7 @@ export class LocalGateway {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly apiId = randomBytes(5).toString('hex');
   private domainName = '';
+  private throttledPosts = 0;
 
   constructor(private readonly opts: GatewayOptions) {
     this.wss = new WebSocketServer({
@@ -94,6 +95,14 @@ export class LocalGateway {
     const { port } = this.server.address() as AddressInfo;
     this.domainName = `${this.opts.host}:${port}`;
     return port;
+  }
+
+  /**
+   * The next `n` posts are answered 429 LimitExceededException, as API Gateway does when the
+   * account's @connections rate is exceeded (tests of the retry path).
+   */
+  throttleNextPosts(n: number): void {
+    this.throttledPosts = n;
   }
 
   /** Live connection count (for tests and diagnostics). */
@@ -312,6 +321,10 @@ export class LocalGateway {
     if (!c || c.ws.readyState !== WebSocket.OPEN) return error(410, 'GoneException', `connection ${id} is gone`);
     switch (method) {
       case 'POST':
+        if (this.throttledPosts > 0) {
+          this.throttledPosts--;
+          return error(429, 'LimitExceededException', 'Rate exceeded');
+        }
         if (tooLarge) return error(413, 'PayloadTooLargeException', 'payload exceeds 128 KB');
         c.ws.send(body.toString('utf8'));
         return void res.writeHead(200).end();

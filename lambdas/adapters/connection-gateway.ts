@@ -14,6 +14,20 @@ export interface ConnectionGateway {
   disconnect(connectionId: string): Promise<void>;
 }
 
+/** API Gateway throttles @connections account-wide: 429 LimitExceededException. */
+export function isThrottled(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return err.name === 'LimitExceededException' || err.name === 'TooManyRequestsException' || status === 429;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Attempts after the SDK's own retries gave up on throttling; full-jitter exponential backoff. */
+export const THROTTLE_RETRIES = 5;
+const THROTTLE_BASE_MS = 50;
+const THROTTLE_CAP_MS = 2000;
+
 /** SDK v3 errors: match by name, and by status since a bare 410 has no GoneException name. */
 export function isGone(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -35,12 +49,15 @@ export class ManagementApiGateway implements ConnectionGateway {
   }
 
   async post(connectionId: string, data: string): Promise<PostOutcome> {
-    try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data) }));
-      return 'ok';
-    } catch (err) {
-      if (isGone(err)) return 'gone';
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data) }));
+        return 'ok';
+      } catch (err) {
+        if (isGone(err)) return 'gone';
+        if (!isThrottled(err) || attempt >= THROTTLE_RETRIES) throw err;
+        await sleep(Math.random() * Math.min(THROTTLE_CAP_MS, THROTTLE_BASE_MS * 2 ** attempt));
+      }
     }
   }
 

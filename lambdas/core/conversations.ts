@@ -18,6 +18,7 @@ import { claimKey, getKey } from './key-store';
 import type { Ctx } from './route';
 import { jsonBytes, type Request } from './schemas';
 import type { Session } from './session-store';
+import { enterRoom } from './rooms';
 import { verifySignature } from './signatures';
 
 export const MAX_ATTRIBUTES_BYTES = 4096;
@@ -64,13 +65,32 @@ async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<Uni
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A chat room: no members (any given are ignored); the creator's connection enters it. */
+async function createRoom(ctx: Ctx, req: Request<'create'>, session: Session, attributes: Record<string, unknown>): Promise<{ conversation: ConversationView }> {
+  await verifySignature(ctx, 'create', session.clientId, req.signature, { members: req.members ?? [] });
+  const record: ConversationRecord = {
+    cid: newConversationId(ctx.now),
+    ...(req.name ? { name: req.name } : {}),
+    creator: session.clientId,
+    attributes,
+    transient: true,
+    unique: false,
+    createdAt: ctx.now,
+    updatedAt: ctx.now,
+    lastMessageAt: null,
+    lastSeq: 0,
+    memberCount: 0,
+  };
+  await putConversation(ctx, record);
+  await enterRoom(ctx, session, record.cid);
+  return { conversation: conversationView(record, undefined, false) };
+}
+
 export async function createConversation(ctx: Ctx, req: Request<'create'>, session: Session): Promise<{ conversation: ConversationView }> {
   const me = session.clientId;
-  if (req.transient) {
-    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'chat rooms (transient: true) are not supported by this server version');
-  }
   const attributes = req.attributes ?? {};
   checkAttributesSize(attributes);
+  if (req.transient) return createRoom(ctx, req, session, attributes);
   const members = [...new Set([me, ...(req.members ?? [])])];
   if (members.length > MAX_MEMBERS) {
     throw new ImError('CONVERSATION_FULL', `a conversation has at most ${MAX_MEMBERS} members (got ${members.length})`);

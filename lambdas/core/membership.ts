@@ -16,6 +16,7 @@ import { ImError, type ErrorName } from './errors';
 import type { Ctx } from './route';
 import type { Request } from './schemas';
 import type { Session } from './session-store';
+import { countOccupants, enterRoom, forgetRoom, leaveRoom } from './rooms';
 import { verifySignature } from './signatures';
 
 export interface FailedTarget {
@@ -29,7 +30,7 @@ function failed(clientIds: string[], name: ErrorName, message: string): FailedTa
   return clientIds.map((clientId) => ({ ...new ImError(name, message).toBody(), clientId }));
 }
 
-/** Chat rooms have no member list: membership actions on them are refused until rooms exist. */
+/** Chat rooms have no member list: invite, kick, mute and unmute do not apply to them. */
 function rejectRoom(conv: ConversationRecord): void {
   if (conv.transient) throw new ImError('NORMAL_CONVERSATION_REQUIRED', 'this action needs a normal conversation, not a chat room');
 }
@@ -41,8 +42,12 @@ async function requireMember(ctx: Ctx, cid: string, clientId: string, what: stri
 export async function joinConversation(ctx: Ctx, req: Request<'join'>, session: Session): Promise<{ conversation: ConversationView }> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
-  rejectRoom(conv);
   await verifySignature(ctx, 'join', me, req.signature, { cid: req.cid });
+  if (conv.transient) {
+    // No membership events in rooms; joining another room leaves the current one.
+    if (session.room !== req.cid) await enterRoom(ctx, session, req.cid);
+    return { conversation: conversationView(conv, undefined, false) };
+  }
   const { changed } = await addMembers(ctx, conv, [me]);
   const members = await memberIds(ctx, req.cid);
   const member = await getMember(ctx, req.cid, me);
@@ -56,7 +61,13 @@ export async function joinConversation(ctx: Ctx, req: Request<'join'>, session: 
 export async function quitConversation(ctx: Ctx, req: Request<'quit'>, session: Session): Promise<object> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
-  rejectRoom(conv);
+  if (conv.transient) {
+    if (session.room === req.cid) {
+      await leaveRoom(ctx, session);
+      await forgetRoom(ctx, me);
+    }
+    return {};
+  }
   const { changed } = await removeMembers(ctx, req.cid, [me]);
   // Quitting a conversation you are not in is a no-op, so a retried quit succeeds.
   if (changed.length > 0) {
@@ -115,6 +126,5 @@ export async function muteConversation(ctx: Ctx, cid: string, session: Session, 
 
 export async function countConversation(ctx: Ctx, req: Request<'count'>): Promise<{ count: number }> {
   const conv = await requireConversation(ctx, req.cid);
-  rejectRoom(conv);
-  return { count: await countMembers(ctx, req.cid) };
+  return { count: conv.transient ? await countOccupants(ctx, req.cid) : await countMembers(ctx, req.cid) };
 }

@@ -7,9 +7,10 @@ import { sendToClients } from './delivery';
 import { ImError, isConditionFailed } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from './key-store';
-import type { Ctx } from './route';
+import { WithFollowUp, type Ctx } from './route';
 import type { Request } from './schemas';
 import { messageView, type MessageRecord, type MessageView } from './message-model';
+import { sendToRoom } from './rooms';
 import type { Session } from './session-store';
 import { unreadCounts } from './unread';
 
@@ -28,11 +29,43 @@ function checkSize(ctx: Ctx, data: string): void {
   if (bytes > max) throw new ImError('FRAME_TOO_LONG', `data is ${bytes} bytes in UTF-8; the limit is ${max}`);
 }
 
-/** Members of `cid` if `me` is one of them, else 4401 (missing conversations included). */
-async function recipientsFor(ctx: Ctx, cid: string, me: string): Promise<string[]> {
+/** Who gets a conversation's messages: its members, or the connections in a chat room. */
+type Audience = { room: false; members: string[] } | { room: true };
+
+/**
+ * The audience of `cid` if the sender belongs to it, else 4401 (missing conversations
+ * included). A connection in a room sends to that room; otherwise the member list decides.
+ */
+async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Audience> {
+  if (session.room === cid) return { room: true };
   const members = await memberIds(ctx, cid);
-  if (!members.includes(me)) throw new ImError('INVALID_MESSAGING_TARGET', 'not a member of this conversation');
-  return members;
+  if (!members.includes(session.clientId)) {
+    const what = members.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
+    throw new ImError('INVALID_MESSAGING_TARGET', what);
+  }
+  return { room: false, members };
+}
+
+/**
+ * Audiences this large are served after the reply (posted through @connections): the sender's
+ * `ok` must not wait for hundreds or thousands of posts.
+ */
+export const FAN_OUT_AFTER_REPLY_ABOVE = 100;
+
+function fansOutAfterReply(audience: Audience): boolean {
+  return audience.room || audience.members.length > FAN_OUT_AFTER_REPLY_ABOVE;
+}
+
+/** The result, with the fan-out inline or after the reply depending on the audience size. */
+function replyAndDeliver(ctx: Ctx, cid: string, audience: Audience, event: object, result: SendResult): Promise<SendResult | WithFollowUp> | SendResult | WithFollowUp {
+  if (fansOutAfterReply(audience)) return new WithFollowUp(result, () => deliver(ctx, cid, audience, event));
+  return deliver(ctx, cid, audience, event).then(() => result);
+}
+
+/** Fan-out to everyone in the audience except the sending connection. */
+async function deliver(ctx: Ctx, cid: string, audience: Audience, event: object): Promise<void> {
+  if (audience.room) await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
+  else await sendToClients(ctx, audience.members, event, { except: ctx.connectionId });
 }
 
 async function nextSeq(ctx: Ctx, cid: string): Promise<number> {
@@ -86,7 +119,7 @@ function dedupeKey(cid: string, from: string, clientMsgId: string): string {
  * A resent `clientMsgId`: answer with the first result. If the first attempt died after its
  * claim but before its message was stored, store it now under the claimed id and seq.
  */
-async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: string, members: string[]): Promise<SendResult> {
+async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: string, audience: Audience): Promise<SendResult> {
   const first: MessageRecord = {
     cid: req.cid,
     seq: claim.seq as number,
@@ -94,29 +127,28 @@ async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: 
     from: me,
     data: req.data,
     timestamp: claim.timestamp as number,
-    ...(req.receipt ? { receipt: true } : {}),
+    ...(req.receipt && !audience.room ? { receipt: true } : {}),
   };
   if (!(await getMessage(ctx, req.cid, first.seq)) && (await putMessage(ctx, first))) {
-    await sendToClients(ctx, members, { event: 'message', message: messageView(first) }, { except: ctx.connectionId });
+    await deliver(ctx, req.cid, audience, { event: 'message', message: messageView(first) });
   }
   return { messageId: first.id, timestamp: first.timestamp, seq: first.seq };
 }
 
-export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Session): Promise<SendResult> {
+export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Session): Promise<SendResult | WithFollowUp> {
   const me = session.clientId;
   checkSize(ctx, req.data);
-  const members = await recipientsFor(ctx, req.cid, me);
+  const audience = await audienceFor(ctx, req.cid, session);
 
   if (req.transient) {
     const message: MessageView = { id: transientMessageId(), cid: req.cid, from: me, data: req.data, timestamp: ctx.now, transient: true };
-    await sendToClients(ctx, members, { event: 'message', message }, { except: ctx.connectionId });
-    return { messageId: message.id, timestamp: message.timestamp };
+    return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message }, { messageId: message.id, timestamp: message.timestamp });
   }
 
   const key = req.clientMsgId ? dedupeKey(req.cid, me, req.clientMsgId) : undefined;
   if (key) {
     const claim = await getKey(ctx, key);
-    if (claim) return replayDuplicate(ctx, claim, req, me, members);
+    if (claim) return replayDuplicate(ctx, claim, req, me, audience);
   }
 
   const seq = await nextSeq(ctx, req.cid);
@@ -127,22 +159,22 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
     from: me,
     data: req.data,
     timestamp: ctx.now,
-    ...(req.receipt ? { receipt: true } : {}),
+    // Rooms have no receipts.
+    ...(req.receipt && !audience.room ? { receipt: true } : {}),
   };
   if (key) {
     const claimed = await claimKey(ctx, key, { cid: req.cid, seq, messageId: message.id, timestamp: message.timestamp }, { ttlSeconds: DEDUPE_TTL_SECONDS });
     if (!claimed) {
       // A concurrent resend won the claim; our seq stays unused (a gap `query` cannot fill).
       const winner = await getKey(ctx, key);
-      if (winner) return replayDuplicate(ctx, winner, req, me, members);
+      if (winner) return replayDuplicate(ctx, winner, req, me, audience);
       throw new Error('dedupe claim vanished');
     }
   }
   // Durable before ok: the reply is only built after this write succeeded.
-  if (await putMessage(ctx, message)) {
-    await sendToClients(ctx, members, { event: 'message', message: messageView(message) }, { except: ctx.connectionId });
-  }
-  return { messageId: message.id, timestamp: message.timestamp, seq };
+  const result: SendResult = { messageId: message.id, timestamp: message.timestamp, seq };
+  if (!(await putMessage(ctx, message))) return result;
+  return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message: messageView(message) }, result);
 }
 
 /** Receipts are remembered this long, so a re-ack never sends a second `delivered`. */
@@ -230,9 +262,10 @@ const MAX_QUERY_READ = 5000;
 
 export async function queryHistory(ctx: Ctx, req: Request<'query'>, session: Session): Promise<{ messages: MessageView[]; hasMore: boolean }> {
   const { db, config } = ctx.deps;
-  if (!(await getMember(ctx, req.cid, session.clientId))) {
+  // Room history is for the connections in the room; conversation history for members.
+  if (session.room !== req.cid && !(await getMember(ctx, req.cid, session.clientId))) {
     if (!(await getConversation(ctx, req.cid))) throw new ImError('CONVERSATION_NOT_FOUND', 'conversation not found');
-    throw new ImError('CONVERSATION_LOG_REJECTED', 'only members can read the history of this conversation');
+    throw new ImError('CONVERSATION_LOG_REJECTED', 'only members (for chat rooms: those in the room) can read its history');
   }
   const beforeSeq = req.before?.messageId !== undefined ? seqOfMessageId(req.before.messageId) : undefined;
   if (req.before?.messageId !== undefined && beforeSeq === undefined) {

@@ -17,6 +17,8 @@ export interface Session {
   tag?: string;
   deviceId?: string;
   unreadMode: boolean;
+  /** The chat room this connection is in, if any (at most one). */
+  room?: string;
 }
 
 export interface ConnectionRecord {
@@ -27,6 +29,7 @@ export interface ConnectionRecord {
   tag?: string;
   deviceId?: string;
   unreadMode?: boolean;
+  room?: string;
 }
 
 /** What presence remembers about one live connection of a client. */
@@ -75,6 +78,7 @@ export async function requireSession(ctx: Ctx): Promise<Session> {
     tag: conn.tag,
     deviceId: conn.deviceId,
     unreadMode: conn.unreadMode === true,
+    ...(conn.room ? { room: conn.room } : {}),
   };
 }
 

@@ -17,6 +17,7 @@ import {
   type LiveConnection,
   type Session,
 } from './session-store';
+import { forgetRoom, leaveRoom, rejoinRecentRoom, rememberRoomOnDisconnect } from './rooms';
 import { verifySignature } from './signatures';
 import { unreadSummary } from './unread';
 
@@ -70,7 +71,9 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
     ...(req.deviceId ? { deviceId: req.deviceId } : {}),
   });
 
-  const result = { clientId, serverTime: ctx.now, rooms: [] as string[] };
+  // Back into the room this client left by disconnecting, within the window.
+  const rooms = conn?.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId);
+  const result = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
     const memberships = await membershipsOf(ctx, clientId);
@@ -85,6 +88,8 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
 
 /** `close`: logout on this connection only; the socket stays open and may `open` again. */
 export async function closeSession(ctx: Ctx, session: Session): Promise<object> {
+  await leaveRoom(ctx, session);
+  await forgetRoom(ctx, session.clientId);
   await removePresence(ctx, session.clientId, [ctx.connectionId]);
   await unbindConnection(ctx);
   return {};
@@ -93,6 +98,7 @@ export async function closeSession(ctx: Ctx, session: Session): Promise<object> 
 /** `$disconnect`: drop the connection record and its presence entry. */
 export async function disconnectCleanup(ctx: Ctx): Promise<void> {
   const conn = await getConnection(ctx);
+  await rememberRoomOnDisconnect(ctx, conn?.clientId, conn?.room);
   if (conn?.clientId) await removePresence(ctx, conn.clientId, [ctx.connectionId]);
   await deleteConnection(ctx, ctx.connectionId);
 }
