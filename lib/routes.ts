@@ -22,6 +22,37 @@ export interface RouteDef {
   postsToConnections: boolean;
 }
 
+/** A function that no client frame reaches: started by routes with an asynchronous invoke. */
+export interface WorkerDef {
+  name: string;
+  /** Module under `lambdas/` exporting `handler` and `handle`. */
+  handler: string;
+  tables: Partial<Record<TableName, Access>>;
+  indexes?: `${TableName}.${string}`[];
+  /** Uses SNS mobile push (Publish, endpoint management) on the configured platform applications. */
+  pushes: boolean;
+  /** Routes that start it. */
+  invokedBy: string[];
+}
+
+export const WORKERS = [
+  {
+    name: 'push',
+    handler: 'push-worker',
+    tables: { members: 'r', conversations: 'r', messages: 'r', devices: 'rw', keys: 'rw' },
+    indexes: ['members.byClient'],
+    pushes: true,
+    invokedBy: ['send'],
+  },
+] as const satisfies readonly WorkerDef[];
+
+export type WorkerName = (typeof WORKERS)[number]['name'];
+
+/** Environment variable through which a route learns a worker's function name. */
+export function workerEnvVar(name: WorkerName): string {
+  return `IM_WORKER_${name.toUpperCase()}`;
+}
+
 // Every route that posts may find a connection gone and must then delete its
 // `connections` item and `presence` entry, hence `rw` on both wherever `postsToConnections`.
 export const ROUTES: readonly RouteDef[] = [

@@ -84,6 +84,11 @@ export const TABLES = {
     sortKey: { name: 'connectionId', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  devices: {
+    purpose:
+      'Push devices of a client as one map (device key → token, platform, SNS endpoint ARN), so the push worker reads the devices of 100 offline recipients with one BatchGetItem.',
+    partitionKey: { name: 'clientId', type: 'S' },
+  },
   keys: {
     purpose:
       'Idempotency and uniqueness keys written with conditional puts: clientMsgId dedupe, unique-conversation member sets, signature nonces.',

@@ -124,7 +124,8 @@ export class LocalGateway {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
+  /** Registers work that `drain` and `close` must wait for (handlers, workers). */
+  track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
     return p;

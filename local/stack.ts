@@ -8,7 +8,9 @@ import { configFromEnv, type Config } from '../lambdas/core/config';
 import type { Deps } from '../lambdas/core/deps';
 import { createLogger, parseLogLevel, type Logger } from '../lambdas/core/log';
 import type { Handle } from '../lambdas/core/route';
-import { ROUTES } from '../lib/routes';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { ROUTES, WORKERS } from '../lib/routes';
+import { LOCAL_APNS_APP, LOCAL_APNS_SANDBOX_APP, LocalSns } from './sns';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { API_GATEWAY_LIMITS, LocalGateway, type GatewayLimits } from './gateway';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, ensureTables, startDynamo, type EmbeddedDynamo } from './dynamo';
@@ -39,7 +41,21 @@ export interface LocalStack {
   dynamoRequests: Map<string, number>;
   /** Present with `dynamoFaults: true`. */
   faults?: FaultProxy;
+  /** The local SNS endpoint: its `pushes` are everything published. */
+  sns: LocalSns;
   close(): Promise<void>;
+}
+
+type WorkerHandle = (payload: object, deps: Deps) => Promise<object>;
+
+async function loadWorkers(): Promise<Map<string, WorkerHandle>> {
+  const workers = new Map<string, WorkerHandle>();
+  for (const w of WORKERS) {
+    const mod = (await import(`../lambdas/${w.handler}`)) as { handle?: WorkerHandle };
+    if (typeof mod.handle !== 'function') throw new Error(`lambdas/${w.handler} does not export handle`);
+    workers.set(w.name, mod.handle);
+  }
+  return workers;
 }
 
 async function loadHandlers(): Promise<Map<string, Handle>> {
@@ -56,7 +72,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const env = opts.env ?? process.env;
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? createLogger(parseLogLevel(env.IM_LOG_LEVEL));
-  const config = configFromEnv(env);
+  // Push works locally out of the box, against the local SNS endpoint.
+  const config = configFromEnv({ IM_APNS_PLATFORM_ARN: LOCAL_APNS_APP, IM_APNS_SANDBOX_PLATFORM_ARN: LOCAL_APNS_SANDBOX_APP, ...env });
   const dynamo: EmbeddedDynamo = await startDynamo(opts.dataDir ?? ':memory:');
   let gateway: LocalGateway | undefined;
   let faults: FaultProxy | undefined;
@@ -68,12 +85,24 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       dynamoRequests.set(op, (dynamoRequests.get(op) ?? 0) + 1),
     );
     let management: ManagementApiGateway | undefined;
+    let gatewayRef: LocalGateway | undefined;
+    const sns = new LocalSns();
+    const workers = await loadWorkers();
+    let snsClient: SNSClient | undefined;
     const deps: Deps = {
       config,
       db,
       log,
       now: opts.now ?? (() => Date.now()),
       gatewayFor: () => management!,
+      // Set once the port is known (the local SNS endpoint shares it).
+      sns: undefined,
+      // Like an asynchronous Lambda invoke: the caller does not wait; the gateway's drain does.
+      async invokeWorker(name, payload) {
+        const handle = workers.get(name);
+        if (!handle) throw new Error(`unknown worker ${name}`);
+        gatewayRef!.track(handle(payload, deps).catch((err: unknown) => log.error('worker failed', { worker: name, err })));
+      },
     };
     const handlers = await loadHandlers();
     gateway = new LocalGateway({
@@ -83,13 +112,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       routeKeys: new Set([...handlers.keys()].filter((k) => !k.startsWith('$'))),
       limits: { ...API_GATEWAY_LIMITS, ...opts.limits },
       log,
+      extraHttp: (req, res, body) => sns.handleHttp(req, res, body),
       invoke: async (routeKey, event) => {
         const handle = handlers.get(routeKey);
         return handle ? handle(event, deps) : { statusCode: 200 };
       },
     });
+    gatewayRef = gateway;
     const port = await gateway.listen();
     management = new ManagementApiGateway(`http://${host}:${port}`, { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    if (Object.keys(config.pushPlatforms).length > 0) {
+      snsClient = new SNSClient({ endpoint: `http://${host}:${port}/_local/sns`, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+      deps.sns = snsClient;
+    }
     const gw = gateway;
     return {
       url: `ws://${host}:${port}`,
@@ -99,9 +134,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       gateway: gw,
       dynamoRequests,
       faults,
+      sns,
       async close() {
         await gw.close();
         db.destroy();
+        snsClient?.destroy();
         await faults?.close();
         await dynamo.close();
       },

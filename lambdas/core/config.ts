@@ -1,6 +1,8 @@
 /** Runtime configuration (PROTOCOL.md §14): same variable names locally and in Lambda. */
 import { TABLE_NAMES, tableEnvVar, type TableName } from '../../lib/tables';
 
+export type PushPlatform = 'APNS' | 'APNS_SANDBOX';
+
 export interface Config {
   appId: string;
   masterKey: string | undefined;
@@ -10,6 +12,8 @@ export interface Config {
   kickPolicy: 'creator' | 'member';
   /** Most conversations one `find` may read before answering 4310. */
   findMaxCandidates: number;
+  /** SNS platform applications per push platform; push is off for a platform without one. */
+  pushPlatforms: Partial<Record<PushPlatform, string>>;
   tables: Record<TableName, string>;
 }
 
@@ -36,6 +40,10 @@ export function configFromEnv(env: Env = process.env): Config {
     pushAlert: env.IM_PUSH_ALERT || '您有新的消息',
     kickPolicy: env.IM_KICK_POLICY === 'member' ? 'member' : 'creator',
     findMaxCandidates: intFrom(env.IM_FIND_MAX_CANDIDATES, 1000),
+    pushPlatforms: {
+      ...(env.IM_APNS_PLATFORM_ARN ? { APNS: env.IM_APNS_PLATFORM_ARN } : {}),
+      ...(env.IM_APNS_SANDBOX_PLATFORM_ARN ? { APNS_SANDBOX: env.IM_APNS_SANDBOX_PLATFORM_ARN } : {}),
+    },
     tables: tableNamesFrom(env),
   };
 }

@@ -281,6 +281,19 @@ export async function memberIds(ctx: Ctx, cid: string): Promise<string[]> {
   return items.map((i) => i.clientId as string);
 }
 
+/** Member ids with their mute flags (strongly consistent, every page): what a send needs. */
+export async function memberStates(ctx: Ctx, cid: string): Promise<{ clientId: string; muted: boolean }[]> {
+  const { db, config } = ctx.deps;
+  const items = await queryAll(db, {
+    TableName: config.tables.members,
+    KeyConditionExpression: 'cid = :cid',
+    ExpressionAttributeValues: { ':cid': cid },
+    ProjectionExpression: 'clientId, muted',
+    ConsistentRead: true,
+  });
+  return items.map((i) => ({ clientId: i.clientId as string, muted: i.muted === true }));
+}
+
 /**
  * Conversation ids of one client through the `byClient` index (keys only, eventually
  * consistent), reading at most `max` (pass a bound on request paths that can't afford more).

@@ -3,8 +3,11 @@
  * from the environment; the local runtime builds it from its own endpoints. Both hand the
  * core real AWS SDK v3 clients.
  */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { createDb, type Db } from '../adapters/dynamo';
 import { ManagementApiGateway, type ConnectionGateway } from '../adapters/connection-gateway';
+import { workerEnvVar, type WorkerName } from '../../lib/routes';
 import { configFromEnv, type Config } from './config';
 import { createLogger, parseLogLevel, type Logger } from './log';
 
@@ -16,6 +19,10 @@ export interface Deps {
   log: Logger;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now(): number;
+  /** SNS for mobile push; undefined when no push platform is configured. */
+  sns: SNSClient | undefined;
+  /** Starts a worker (lib/routes.ts WORKERS) without waiting for it: async Lambda invoke on AWS. */
+  invokeWorker(name: WorkerName, payload: object): Promise<void>;
 }
 
 let cached: Deps | undefined;
@@ -25,8 +32,17 @@ export function depsFromEnv(): Deps {
   if (cached) return cached;
   const env = process.env;
   const gateways = new Map<string, ConnectionGateway>();
+  const config = configFromEnv(env);
+  let lambda: LambdaClient | undefined;
   cached = {
-    config: configFromEnv(env),
+    config,
+    sns: Object.keys(config.pushPlatforms).length > 0 ? new SNSClient({}) : undefined,
+    async invokeWorker(name, payload) {
+      lambda ??= new LambdaClient({});
+      const fn = env[workerEnvVar(name)];
+      if (!fn) throw new Error(`worker ${name} is not configured (${workerEnvVar(name)})`);
+      await lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
+    },
     db: createDb(),
     log: createLogger(parseLogLevel(env.IM_LOG_LEVEL)),
     now: () => Date.now(),

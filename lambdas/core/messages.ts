@@ -2,7 +2,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { conversationProgress, getConversation, getMember, memberIds, requireConversation } from './conversation-store';
+import { conversationProgress, getConversation, getMember, memberStates, requireConversation } from './conversation-store';
 import { sendToClients } from './delivery';
 import { ImError, isConditionFailed } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
@@ -10,6 +10,7 @@ import { claimKey, getKey } from './key-store';
 import { WithFollowUp, type Ctx } from './route';
 import type { Request } from './schemas';
 import { messageView, type MessageRecord, type MessageView } from './message-model';
+import { schedulePush, type PushJob } from './push';
 import { sendToRoom } from './rooms';
 import type { Session } from './session-store';
 import { unreadCounts } from './unread';
@@ -30,7 +31,7 @@ function checkSize(ctx: Ctx, data: string): void {
 }
 
 /** Who gets a conversation's messages: its members, or the connections in a chat room. */
-type Audience = { room: false; members: string[] } | { room: true };
+type Audience = { room: false; members: string[]; muted: Set<string> } | { room: true };
 
 /**
  * The audience of `cid` if the sender belongs to it, else 4401 (missing conversations
@@ -38,12 +39,13 @@ type Audience = { room: false; members: string[] } | { room: true };
  */
 async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Audience> {
   if (session.room === cid) return { room: true };
-  const members = await memberIds(ctx, cid);
+  const states = await memberStates(ctx, cid);
+  const members = states.map((m) => m.clientId);
   if (!members.includes(session.clientId)) {
     const what = members.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
     throw new ImError('INVALID_MESSAGING_TARGET', what);
   }
-  return { room: false, members };
+  return { room: false, members, muted: new Set(states.filter((m) => m.muted).map((m) => m.clientId)) };
 }
 
 /**
@@ -56,16 +58,44 @@ function fansOutAfterReply(audience: Audience): boolean {
   return audience.room || audience.members.length > FAN_OUT_AFTER_REPLY_ABOVE;
 }
 
-/** The result, with the fan-out inline or after the reply depending on the audience size. */
-function replyAndDeliver(ctx: Ctx, cid: string, audience: Audience, event: object, result: SendResult): Promise<SendResult | WithFollowUp> | SendResult | WithFollowUp {
-  if (fansOutAfterReply(audience)) return new WithFollowUp(result, () => deliver(ctx, cid, audience, event));
-  return deliver(ctx, cid, audience, event).then(() => result);
+/** Fan-out to everyone in the audience except the sending connection; returns the clients reached. */
+async function deliver(ctx: Ctx, cid: string, audience: Audience, event: object): Promise<Set<string>> {
+  if (audience.room) {
+    await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
+    return new Set();
+  }
+  return (await sendToClients(ctx, audience.members, event, { except: ctx.connectionId })).reached;
 }
 
-/** Fan-out to everyone in the audience except the sending connection. */
-async function deliver(ctx: Ctx, cid: string, audience: Audience, event: object): Promise<void> {
-  if (audience.room) await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
-  else await sendToClients(ctx, audience.members, event, { except: ctx.connectionId });
+/** Who gets a push: members other than the sender that no live connection took the message for, unless muted. */
+function offlineRecipients(audience: Audience, reached: Set<string>, sender: string): string[] {
+  if (audience.room) return [];
+  return audience.members.filter((m) => m !== sender && !reached.has(m) && !audience.muted.has(m));
+}
+
+/**
+ * Fans out and, for stored messages of normal conversations, starts the push worker for the
+ * members left offline. Small audiences are served before the reply (the route response) and
+ * the worker is started after it; large ones entirely after the reply.
+ */
+async function replyAndDeliver(
+  ctx: Ctx,
+  cid: string,
+  audience: Audience,
+  event: object,
+  result: SendResult,
+  push?: Omit<PushJob, 'recipients'>,
+): Promise<SendResult | WithFollowUp> {
+  const schedule = (reached: Set<string>) =>
+    push ? schedulePush(ctx, { ...push, recipients: offlineRecipients(audience, reached, push.from) }) : Promise.resolve();
+  if (fansOutAfterReply(audience)) return new WithFollowUp(result, async () => schedule(await deliver(ctx, cid, audience, event)));
+  const reached = await deliver(ctx, cid, audience, event);
+  if (!push || !ctx.deps.sns || offlineRecipients(audience, reached, push.from).length === 0) return result;
+  return new WithFollowUp(result, () => schedule(reached));
+}
+
+function pushFor(message: MessageRecord, pushData: Record<string, unknown> | undefined): Omit<PushJob, 'recipients'> {
+  return { cid: message.cid, messageId: message.id, from: message.from, ...(pushData ? { pushData } : {}) };
 }
 
 async function nextSeq(ctx: Ctx, cid: string): Promise<number> {
@@ -119,7 +149,7 @@ function dedupeKey(cid: string, from: string, clientMsgId: string): string {
  * A resent `clientMsgId`: answer with the first result. If the first attempt died after its
  * claim but before its message was stored, store it now under the claimed id and seq.
  */
-async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: string, audience: Audience): Promise<SendResult> {
+async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: string, audience: Audience): Promise<SendResult | WithFollowUp> {
   const first: MessageRecord = {
     cid: req.cid,
     seq: claim.seq as number,
@@ -129,10 +159,11 @@ async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: 
     timestamp: claim.timestamp as number,
     ...(req.receipt && !audience.room ? { receipt: true } : {}),
   };
+  const result: SendResult = { messageId: first.id, timestamp: first.timestamp, seq: first.seq };
   if (!(await getMessage(ctx, req.cid, first.seq)) && (await putMessage(ctx, first))) {
-    await deliver(ctx, req.cid, audience, { event: 'message', message: messageView(first) });
+    return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message: messageView(first) }, result, pushFor(first, req.pushData));
   }
-  return { messageId: first.id, timestamp: first.timestamp, seq: first.seq };
+  return result;
 }
 
 export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Session): Promise<SendResult | WithFollowUp> {
@@ -174,7 +205,7 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
   // Durable before ok: the reply is only built after this write succeeded.
   const result: SendResult = { messageId: message.id, timestamp: message.timestamp, seq };
   if (!(await putMessage(ctx, message))) return result;
-  return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message: messageView(message) }, result);
+  return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message: messageView(message) }, result, pushFor(message, req.pushData));
 }
 
 /** Receipts are remembered this long, so a re-ack never sends a second `delivered`. */

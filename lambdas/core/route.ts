@@ -151,6 +151,33 @@ export function defineAction<A extends Action>(
   return { handle, handler: toLambda(handle) };
 }
 
+/**
+ * A worker (lib/routes.ts WORKERS): invoked asynchronously with a JSON payload, never by a
+ * client. Failures throw, so Lambda's asynchronous retries apply.
+ */
+export function defineWorker<P extends object>(name: string, run: (ctx: Ctx, payload: P) => Promise<object>): {
+  handle: (payload: P, deps: Deps) => Promise<object>;
+  handler: (payload: P) => Promise<object>;
+} {
+  const handle = async (payload: P, deps: Deps) => {
+    const log = deps.log.child({ worker: name });
+    const ctx: Ctx = { deps, connectionId: '', log, now: deps.now(), gateway: noGateway };
+    try {
+      return await run(ctx, payload);
+    } catch (err) {
+      log.error('worker failed', { err });
+      throw err;
+    }
+  };
+  return { handle, handler: (payload) => handle(payload, depsFromEnv()) };
+}
+
+/** Workers have no WebSocket API behind them. */
+const noGateway: ConnectionGateway = {
+  post: () => Promise.reject(new Error('workers cannot post to connections')),
+  disconnect: () => Promise.reject(new Error('workers cannot close connections')),
+};
+
 /** A lifecycle route ($connect, $disconnect, $default): raw event in, route response out. */
 export function defineLifecycle(run: (ctx: Ctx, event: WsEvent) => Promise<RouteResponse>): {
   handle: Handle;

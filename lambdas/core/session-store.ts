@@ -19,6 +19,8 @@ export interface Session {
   unreadMode: boolean;
   /** The chat room this connection is in, if any (at most one). */
   room?: string;
+  /** The push device this connection registered at `open`, unregistered by `close`. */
+  pushDeviceKey?: string;
 }
 
 export interface ConnectionRecord {
@@ -30,6 +32,7 @@ export interface ConnectionRecord {
   deviceId?: string;
   unreadMode?: boolean;
   room?: string;
+  pushDeviceKey?: string;
 }
 
 /** What presence remembers about one live connection of a client. */
@@ -79,6 +82,7 @@ export async function requireSession(ctx: Ctx): Promise<Session> {
     deviceId: conn.deviceId,
     unreadMode: conn.unreadMode === true,
     ...(conn.room ? { room: conn.room } : {}),
+    ...(conn.pushDeviceKey ? { pushDeviceKey: conn.pushDeviceKey } : {}),
   };
 }
 
@@ -120,6 +124,18 @@ export async function bindConnection(
   }
 }
 
+export async function setConnectionDevice(ctx: Ctx, deviceKey: string): Promise<void> {
+  const { db, config } = ctx.deps;
+  await db.send(
+    new UpdateCommand({
+      TableName: config.tables.connections,
+      Key: { connectionId: ctx.connectionId },
+      UpdateExpression: 'SET pushDeviceKey = :k',
+      ExpressionAttributeValues: { ':k': deviceKey },
+    }),
+  );
+}
+
 /** `close`: the connection stays up but no longer belongs to a client. */
 export async function unbindConnection(ctx: Ctx): Promise<void> {
   const { db, config } = ctx.deps;
@@ -127,7 +143,7 @@ export async function unbindConnection(ctx: Ctx): Promise<void> {
     new UpdateCommand({
       TableName: config.tables.connections,
       Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt',
+      UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey',
       ConditionExpression: 'attribute_exists(connectionId)',
     }),
   ).catch((err: unknown) => {

@@ -13,10 +13,12 @@ import {
   getConnection,
   getPresence,
   removePresence,
+  setConnectionDevice,
   unbindConnection,
   type LiveConnection,
   type Session,
 } from './session-store';
+import { registerDevice, unregisterDevice } from './devices';
 import { forgetRoom, leaveRoom, rejoinRecentRoom, rememberRoomOnDisconnect } from './rooms';
 import { verifySignature } from './signatures';
 import { unreadSummary } from './unread';
@@ -76,6 +78,15 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
   const result = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
+    if (req.deviceToken) {
+      try {
+        const key = await registerDevice(ctx, clientId, { deviceToken: req.deviceToken, pushPlatform: req.pushPlatform, deviceId: req.deviceId });
+        if (key) await setConnectionDevice(ctx, key);
+      } catch (err) {
+        // The session works without push; the next open registers again.
+        ctx.log.error('device registration failed', { err });
+      }
+    }
     const memberships = await membershipsOf(ctx, clientId);
     if (unreadMode) {
       const conversations = await unreadSummary(ctx, clientId, memberships);
@@ -88,6 +99,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
 
 /** `close`: logout on this connection only; the socket stays open and may `open` again. */
 export async function closeSession(ctx: Ctx, session: Session): Promise<object> {
+  if (session.pushDeviceKey) await unregisterDevice(ctx, session.clientId, session.pushDeviceKey);
   await leaveRoom(ctx, session);
   await forgetRoom(ctx, session.clientId);
   await removePresence(ctx, session.clientId, [ctx.connectionId]);

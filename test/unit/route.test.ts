@@ -26,7 +26,15 @@ const failingDb = {
 
 const posted: string[] = [];
 const gateway: ConnectionGateway = { post: async (_id, d) => (posted.push(d), 'ok'), disconnect: async () => undefined };
-const deps: Deps = { config: configFromEnv({}), db: failingDb, gatewayFor: () => gateway, log: createLogger('silent'), now: () => 1 };
+const deps: Deps = {
+  config: configFromEnv({}),
+  db: failingDb,
+  gatewayFor: () => gateway,
+  log: createLogger('silent'),
+  now: () => 1,
+  sns: undefined,
+  invokeWorker: () => Promise.reject(new Error('no workers in this test')),
+};
 
 test('a request with id gets exactly one reply as the route response', async () => {
   expect(await ping(event('{"action":"ping","id":"p"}'), deps)).toEqual({ statusCode: 200, body: '{"reply":"ping","id":"p","ok":true,"result":{}}' });
