@@ -179,6 +179,42 @@ async function roomLoad(stack: LocalStack, size: number, n: number): Promise<Rep
   return report(`chat room of ${size} connections: send → last delivery`, n, latencies, seconds, byOp);
 }
 
+/**
+ * The sender's latency (send → ok) to a conversation whose other members are all online, or all
+ * offline with a registered push device: push must not slow the sender down.
+ */
+async function sendLatencyWithPush(stack: LocalStack, members: number, offline: boolean, n: number): Promise<Report> {
+  const tag = `bench-push-${members}-${offline ? 'off' : 'on'}`;
+  const ids = Array.from({ length: members }, (_, i) => `${tag}-${i}`);
+  const online: TestClient[] = [];
+  for (const id of ids) {
+    const c = await TestClient.open(stack.url, id, { deviceToken: `${tag}-token-${id}`.padEnd(64, '0') });
+    if (offline) await c.close();
+    else online.push(c);
+  }
+  await stack.gateway.drain();
+  const sender = await TestClient.open(stack.url, `${tag}-sender`);
+  const cid = ((await sender.ok('create', { members: ids })).conversation as { cid: string }).cid;
+  for (let i = 0; i < 3; i++) await sender.ok('send', { cid, data: `warm${i}` });
+  await stack.gateway.drain();
+  const before = snapshot(stack);
+  const latencies: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await sender.ok('send', { cid, data: `m${i}` });
+    latencies.push(performance.now() - t0);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await stack.gateway.drain();
+  const byOp = diff(stack, before, n);
+  latencies.sort((a, b) => a - b);
+  await Promise.all([sender, ...online].map((c) => c.close()));
+  await stack.gateway.drain();
+  const who = offline ? 'all offline with a push device (push worker included in DynamoDB counts)' : 'all online';
+  return report(`send → ok, ${members} other member(s) ${who}`, n, latencies, seconds, byOp);
+}
+
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_N ?? 1000);
   const groupN = Number(process.env.BENCH_GROUP_N ?? 30);
@@ -186,6 +222,9 @@ async function main(): Promise<void> {
   try {
     const reports = [await oneToOne(stack, n, 1), await oneToOne(stack, n, 16)];
     for (const size of [10, 100, 500]) reports.push(await groupFanout(stack, size, groupN));
+    for (const members of [1, 100]) {
+      for (const offline of [false, true]) reports.push(await sendLatencyWithPush(stack, members, offline, Number(process.env.BENCH_PUSH_N ?? 50)));
+    }
     reports.push(await roomLoad(stack, Number(process.env.BENCH_ROOM_SIZE ?? 1000), Number(process.env.BENCH_ROOM_N ?? 10)));
     console.log('\n| scenario | messages | p50 ms | p99 ms | msg/s | DynamoDB req/send | by operation |');
     console.log('|---|---|---|---|---|---|---|');

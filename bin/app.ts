@@ -8,6 +8,7 @@ const ctx = (k: string): string | undefined => app.node.tryGetContext(k) as stri
 new ImStack(app, ctx('stackName') ?? 'ServerlessIm', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   stageName: ctx('stage'),
+  push: { apnsPlatformArn: ctx('apnsPlatformArn'), apnsSandboxPlatformArn: ctx('apnsSandboxPlatformArn') },
   settings: {
     IM_APP_ID: ctx('appId'),
     IM_MAX_MESSAGE_BYTES: ctx('maxMessageBytes'),

@@ -13,11 +13,16 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { ROUTES, type Access, type RouteDef } from './routes';
+import { ROUTES, WORKERS, workerEnvVar, type Access, type RouteDef, type WorkerName } from './routes';
 import { TABLES, TABLE_NAMES, tableEnvVar, type TableDef, type TableName } from './tables';
 
 export interface ImStackProps extends StackProps {
   stageName?: string;
+  /**
+   * SNS platform application ARNs for APNs (production and sandbox). Without any, the stack
+   * deploys with push off: no push worker, no SNS permissions.
+   */
+  push?: { apnsPlatformArn?: string; apnsSandboxPlatformArn?: string };
   /** PROTOCOL.md §14 settings passed to every function (never secrets). */
   settings?: Partial<Record<'IM_APP_ID' | 'IM_MAX_MESSAGE_BYTES' | 'IM_PUSH_ALERT' | 'IM_KICK_POLICY' | 'IM_LOG_LEVEL', string>>;
 }
@@ -36,6 +41,8 @@ export class ImStack extends Stack {
   readonly api: WebSocketApi;
   readonly stage: WebSocketStage;
   readonly functions = new Map<string, NodejsFunction>();
+  readonly workers = new Map<string, NodejsFunction>();
+  private readonly pushApplications: string[];
 
   constructor(scope: Construct, id: string, props: ImStackProps = {}) {
     super(scope, id, props);
@@ -72,11 +79,23 @@ export class ImStack extends Stack {
       autoDeploy: true,
     });
 
+    const push = props.push ?? {};
+    this.pushApplications = [push.apnsPlatformArn, push.apnsSandboxPlatformArn].filter((a): a is string => !!a);
+    this.pushApplications.forEach(endpointArnPattern); // fail synth early on a malformed ARN
     const environment: Record<string, string> = {
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      ...(push.apnsPlatformArn ? { IM_APNS_PLATFORM_ARN: push.apnsPlatformArn } : {}),
+      ...(push.apnsSandboxPlatformArn ? { IM_APNS_SANDBOX_PLATFORM_ARN: push.apnsSandboxPlatformArn } : {}),
       ...Object.fromEntries(TABLE_NAMES.map((t) => [tableEnvVar(t), this.tables[t].tableName])),
       ...Object.fromEntries(Object.entries(props.settings ?? {}).filter((e): e is [string, string] => e[1] !== undefined)),
     };
+
+    for (const worker of WORKERS) {
+      if (worker.needsPush && this.pushApplications.length === 0) continue;
+      const fn = this.lambda(`${pascal(worker.name)}Worker`, worker.handler, `IM worker ${worker.name}`, environment, Duration.minutes(5));
+      this.grantAccess(fn, worker);
+      this.workers.set(worker.name, fn);
+    }
 
     for (const route of ROUTES) {
       const fn = this.routeFunction(route, environment);
@@ -92,36 +111,14 @@ export class ImStack extends Stack {
   }
 
   private routeFunction(route: RouteDef, environment: Record<string, string>): NodejsFunction {
-    const name = pascal(route.handler);
-    const fn = new NodejsFunction(this, `${name}Function`, {
-      entry: join(__dirname, '..', 'lambdas', `${route.handler}.ts`),
-      handler: 'handler',
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 512,
-      // API Gateway gives up on an integration after 29 s.
-      timeout: Duration.seconds(29),
-      description: `IM route ${route.routeKey}`,
-      environment,
-      logGroup: new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
-        format: OutputFormat.CJS,
-        // The Lambda runtime ships AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
-      },
-    });
-    for (const [table, access] of Object.entries(route.tables) as [TableName, Access][]) {
-      const arn = this.tables[table].tableArn;
-      const indexArns = (route.indexes ?? []).filter((i) => i.startsWith(`${table}.`)).map((i) => `${arn}/index/${i.split('.')[1]}`);
-      fn.addToRolePolicy(new PolicyStatement({ actions: actionsFor(access), resources: [arn] }));
-      if (indexArns.length > 0) fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
+    const env = { ...environment };
+    for (const w of route.invokes ?? []) {
+      const worker = this.workers.get(w);
+      if (worker) env[workerEnvVar(w as WorkerName)] = worker.functionName;
     }
-    for (const table of route.scans ?? []) {
-      fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.tables[table].tableArn] }));
-    }
+    const fn = this.lambda(pascal(route.handler), route.handler, `IM route ${route.routeKey}`, env, Duration.seconds(29));
+    this.grantAccess(fn, route);
+    for (const w of route.invokes ?? []) this.workers.get(w)?.grantInvoke(fn);
     if (route.postsToConnections) {
       const base = `arn:${this.partition}:execute-api:${this.region}:${this.account}:${this.api.apiId}/${this.stage.stageName}`;
       fn.addToRolePolicy(
@@ -134,4 +131,54 @@ export class ImStack extends Stack {
     this.functions.set(route.routeKey, fn);
     return fn;
   }
+
+  private lambda(name: string, handler: string, description: string, environment: Record<string, string>, timeout: Duration): NodejsFunction {
+    return new NodejsFunction(this, `${name}Function`, {
+      entry: join(__dirname, '..', 'lambdas', `${handler}.ts`),
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout,
+      description,
+      environment,
+      logGroup: new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        format: OutputFormat.CJS,
+        // The Lambda runtime ships AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+      },
+    });
+  }
+
+  /** DynamoDB and SNS permissions exactly as the route table declares them. */
+  private grantAccess(fn: NodejsFunction, def: Pick<RouteDef, 'tables' | 'indexes' | 'scans' | 'sns'>): void {
+    for (const [table, access] of Object.entries(def.tables) as [TableName, Access][]) {
+      const arn = this.tables[table].tableArn;
+      const indexArns = (def.indexes ?? []).filter((i) => i.startsWith(`${table}.`)).map((i) => `${arn}/index/${i.split('.')[1]}`);
+      fn.addToRolePolicy(new PolicyStatement({ actions: actionsFor(access), resources: [arn] }));
+      if (indexArns.length > 0) fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
+    }
+    for (const table of def.scans ?? []) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.tables[table].tableArn] }));
+    }
+    const apps = this.pushApplications;
+    if (!def.sns?.length || apps.length === 0) return;
+    const onApps = def.sns.filter((a) => a === 'CreatePlatformEndpoint');
+    const onEndpoints = def.sns.filter((a) => a !== 'CreatePlatformEndpoint');
+    if (onApps.length > 0) fn.addToRolePolicy(new PolicyStatement({ actions: onApps.map((a) => `sns:${a}`), resources: apps }));
+    if (onEndpoints.length > 0) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: onEndpoints.map((a) => `sns:${a}`), resources: apps.map(endpointArnPattern) }));
+    }
+  }
+}
+
+/** `arn:aws:sns:r:a:app/APNS/name` → `arn:aws:sns:r:a:endpoint/APNS/name/*` (the application's endpoints). */
+export function endpointArnPattern(appArn: string): string {
+  const m = /^(arn:[^:]+:sns:[^:]*:[^:]*:)app\/([^/]+)\/(.+)$/.exec(appArn);
+  if (!m) throw new Error(`not an SNS platform application ARN: ${appArn}`);
+  return `${m[1]}endpoint/${m[2]}/${m[3]}/*`;
 }

@@ -20,7 +20,13 @@ export interface RouteDef {
   scans?: TableName[];
   /** Whether it calls the API Gateway Management API (post events, drop connections). */
   postsToConnections: boolean;
+  /** SNS mobile-push actions it calls (granted only when push is configured). */
+  sns?: SnsAction[];
+  /** Workers it starts with an asynchronous invoke. */
+  invokes?: string[];
 }
+
+export type SnsAction = 'CreatePlatformEndpoint' | 'GetEndpointAttributes' | 'SetEndpointAttributes' | 'DeleteEndpoint' | 'Publish';
 
 /** A function that no client frame reaches: started by routes with an asynchronous invoke. */
 export interface WorkerDef {
@@ -29,10 +35,10 @@ export interface WorkerDef {
   handler: string;
   tables: Partial<Record<TableName, Access>>;
   indexes?: `${TableName}.${string}`[];
-  /** Uses SNS mobile push (Publish, endpoint management) on the configured platform applications. */
-  pushes: boolean;
-  /** Routes that start it. */
-  invokedBy: string[];
+  /** SNS mobile-push actions it calls. */
+  sns?: SnsAction[];
+  /** Exists only when push is configured. */
+  needsPush: boolean;
 }
 
 export const WORKERS = [
@@ -41,8 +47,8 @@ export const WORKERS = [
     handler: 'push-worker',
     tables: { members: 'r', conversations: 'r', messages: 'r', devices: 'rw', keys: 'rw' },
     indexes: ['members.byClient'],
-    pushes: true,
-    invokedBy: ['send'],
+    sns: ['Publish', 'DeleteEndpoint'],
+    needsPush: true,
   },
 ] as const satisfies readonly WorkerDef[];
 
@@ -60,10 +66,10 @@ export const ROUTES: readonly RouteDef[] = [
   { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw', rooms: 'w' }, postsToConnections: false },
   { routeKey: '$default', handler: 'default', tables: {}, postsToConnections: false },
   { routeKey: 'ping', handler: 'ping', tables: {}, postsToConnections: false },
-  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w' }, indexes: ['members.byClient'], postsToConnections: true },
-  { routeKey: 'close', handler: 'close', tables: { connections: 'rw', presence: 'rw', rooms: 'w' }, postsToConnections: false },
+  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' }, indexes: ['members.byClient'], postsToConnections: true, sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'] },
+  { routeKey: 'close', handler: 'close', tables: { connections: 'rw', presence: 'rw', rooms: 'w', devices: 'rw', keys: 'w' }, postsToConnections: false, sns: ['DeleteEndpoint'] },
   { routeKey: 'create', handler: 'create', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true },
-  { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw', rooms: 'rw' }, postsToConnections: true },
+  { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw', rooms: 'rw' }, postsToConnections: true, invokes: ['push'] },
   { routeKey: 'ack', handler: 'ack', tables: { connections: 'rw', presence: 'rw', members: 'rw', messages: 'r', keys: 'rw' }, postsToConnections: true },
   { routeKey: 'read', handler: 'read', tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'rw', messages: 'r' }, postsToConnections: true },
   { routeKey: 'query', handler: 'query', tables: { connections: 'r', members: 'r', conversations: 'r', messages: 'r' }, postsToConnections: false },

@@ -106,3 +106,52 @@ test('no statement grants every action or every resource', () => {
 test('the WebSocket URL is an output', () => {
   template.hasOutput('WebSocketUrl', {});
 });
+
+describe('push', () => {
+  const APP = 'arn:aws:sns:eu-west-1:123456789012:app/APNS/my-app';
+  const SANDBOX = 'arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/my-app';
+
+  function synth(push?: { apnsPlatformArn?: string; apnsSandboxPlatformArn?: string }) {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const s = new ImStack(app, 'PushIm', { env: { account: '123456789012', region: 'eu-west-1' }, push });
+    return { s, t: Template.fromStack(s) };
+  }
+
+  const statementsOf = (t: Template) =>
+    (Object.values(t.findResources('AWS::IAM::Policy')) as Resource[]).flatMap(
+      (p) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
+    );
+
+  test('without platform applications push is off: no worker, no SNS or invoke permissions', () => {
+    const { s, t } = synth();
+    expect(s.workers.size).toBe(0);
+    const actions = statementsOf(t).flatMap((st) => ([] as string[]).concat(st.Action));
+    expect(actions.filter((a) => a.startsWith('sns:') || a.startsWith('lambda:'))).toEqual([]);
+  });
+
+  test('with them: a push worker that send may invoke, and SNS actions only on those applications and their endpoints', () => {
+    const { s, t } = synth({ apnsPlatformArn: APP, apnsSandboxPlatformArn: SANDBOX });
+    const worker = s.workers.get('push')!;
+    expect(worker).toBeDefined();
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'IM route send',
+      Environment: { Variables: Match.objectLike({ IM_WORKER_PUSH: { Ref: s.getLogicalId(worker.node.defaultChild as never) }, IM_APNS_PLATFORM_ARN: APP }) },
+    });
+    const sns = statementsOf(t).filter((st) => ([] as string[]).concat(st.Action).some((a) => a.startsWith('sns:')));
+    const endpoints = [`arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/my-app/*`, `arn:aws:sns:eu-west-1:123456789012:endpoint/APNS_SANDBOX/my-app/*`];
+    for (const st of sns) {
+      const actions = ([] as string[]).concat(st.Action);
+      const resources = ([] as unknown[]).concat(st.Resource);
+      if (actions.includes('sns:CreatePlatformEndpoint')) expect(resources).toEqual([APP, SANDBOX]);
+      else expect(resources).toEqual(endpoints);
+    }
+    const publishers = sns.filter((st) => ([] as string[]).concat(st.Action).includes('sns:Publish'));
+    expect(publishers).toHaveLength(1);
+    const invoke = statementsOf(t).filter((st) => ([] as string[]).concat(st.Action).includes('lambda:InvokeFunction'));
+    expect(invoke).toHaveLength(1);
+  });
+
+  test('a malformed platform application ARN fails the synth', () => {
+    expect(() => synth({ apnsPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:mytopic' })).toThrow(/not an SNS platform application ARN/);
+  });
+});
