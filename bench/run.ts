@@ -218,7 +218,7 @@ async function sendLatencyWithPush(stack: LocalStack, members: number, offline: 
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_N ?? 1000);
   const groupN = Number(process.env.BENCH_GROUP_N ?? 30);
-  const stack = await startLocalStack({ dataDir: ':memory:', env: { ...process.env, IM_LOG_LEVEL: 'silent' } });
+  const stack = await startLocalStack({ dataDir: ':memory:', env: { ...process.env, IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0' } });
   try {
     const reports = [await oneToOne(stack, n, 1), await oneToOne(stack, n, 16)];
     for (const size of [10, 100, 500]) reports.push(await groupFanout(stack, size, groupN));

@@ -59,6 +59,8 @@ export function workerEnvVar(name: WorkerName): string {
   return `IM_WORKER_${name.toUpperCase()}`;
 }
 
+// Every action a client can repeat at will (all but ping, open, close, ack) writes its rate
+// counter to `keys`, hence `w` on keys for those.
 // Every route that posts may find a connection gone and must then delete its
 // `connections` item and `presence` entry, hence `rw` on both wherever `postsToConnections`.
 export const ROUTES: readonly RouteDef[] = [
@@ -71,14 +73,14 @@ export const ROUTES: readonly RouteDef[] = [
   { routeKey: 'create', handler: 'create', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true },
   { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw', rooms: 'rw' }, postsToConnections: true, invokes: ['push'] },
   { routeKey: 'ack', handler: 'ack', tables: { connections: 'rw', presence: 'rw', members: 'rw', messages: 'r', keys: 'rw' }, postsToConnections: true },
-  { routeKey: 'read', handler: 'read', tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'rw', messages: 'r' }, postsToConnections: true },
-  { routeKey: 'query', handler: 'query', tables: { connections: 'r', members: 'r', conversations: 'r', messages: 'r' }, postsToConnections: false },
+  { routeKey: 'read', handler: 'read', tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'rw', messages: 'r', keys: 'w' }, postsToConnections: true },
+  { routeKey: 'query', handler: 'query', tables: { connections: 'r', members: 'r', conversations: 'r', messages: 'r', keys: 'w' }, postsToConnections: false },
   { routeKey: 'join', handler: 'join', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true },
-  { routeKey: 'quit', handler: 'quit', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', rooms: 'w' }, postsToConnections: true },
+  { routeKey: 'quit', handler: 'quit', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', rooms: 'w', keys: 'w' }, postsToConnections: true },
   { routeKey: 'invite', handler: 'invite', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
   { routeKey: 'kick', handler: 'kick', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
-  { routeKey: 'mute', handler: 'mute', tables: { connections: 'r', conversations: 'r', members: 'rw' }, postsToConnections: false },
-  { routeKey: 'unmute', handler: 'unmute', tables: { connections: 'r', conversations: 'r', members: 'rw' }, postsToConnections: false },
-  { routeKey: 'count', handler: 'count', tables: { connections: 'r', conversations: 'r', members: 'r', rooms: 'r' }, postsToConnections: false },
-  { routeKey: 'find', handler: 'find', tables: { connections: 'r', conversations: 'r', members: 'r' }, indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'], scans: ['conversations'], postsToConnections: false },
+  { routeKey: 'mute', handler: 'mute', tables: { connections: 'r', conversations: 'r', members: 'rw', keys: 'w' }, postsToConnections: false },
+  { routeKey: 'unmute', handler: 'unmute', tables: { connections: 'r', conversations: 'r', members: 'rw', keys: 'w' }, postsToConnections: false },
+  { routeKey: 'count', handler: 'count', tables: { connections: 'r', conversations: 'r', members: 'r', rooms: 'r', keys: 'w' }, postsToConnections: false },
+  { routeKey: 'find', handler: 'find', tables: { connections: 'r', conversations: 'r', members: 'r', keys: 'w' }, indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'], scans: ['conversations'], postsToConnections: false },
 ];

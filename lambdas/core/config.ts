@@ -12,6 +12,8 @@ export interface Config {
   kickPolicy: 'creator' | 'member';
   /** Most conversations one `find` may read before answering 4310. */
   findMaxCandidates: number;
+  /** Requests per client per 10 s: `send`, and every other limited action (0 = no limit). */
+  rateLimits: { send: number; other: number };
   /** SNS platform applications per push platform; push is off for a platform without one. */
   pushPlatforms: Partial<Record<PushPlatform, string>>;
   tables: Record<TableName, string>;
@@ -22,6 +24,11 @@ type Env = Record<string, string | undefined>;
 function intFrom(value: string | undefined, fallback: number): number {
   const n = value === undefined ? NaN : Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/** Like intFrom, but 0 is a valid value (it disables the limit). */
+function intOrZero(value: string | undefined, fallback: number): number {
+  return value === '0' ? 0 : intFrom(value, fallback);
 }
 
 /** Physical table names: from IM_TABLE_<NAME> (set by the stack), else `${prefix}${name}`. */
@@ -40,6 +47,7 @@ export function configFromEnv(env: Env = process.env): Config {
     pushAlert: env.IM_PUSH_ALERT || '您有新的消息',
     kickPolicy: env.IM_KICK_POLICY === 'member' ? 'member' : 'creator',
     findMaxCandidates: intFrom(env.IM_FIND_MAX_CANDIDATES, 1000),
+    rateLimits: { send: intOrZero(env.IM_RATE_SEND_PER_10S, 50), other: intOrZero(env.IM_RATE_OTHER_PER_10S, 100) },
     pushPlatforms: {
       ...(env.IM_APNS_PLATFORM_ARN ? { APNS: env.IM_APNS_PLATFORM_ARN } : {}),
       ...(env.IM_APNS_SANDBOX_PLATFORM_ARN ? { APNS_SANDBOX: env.IM_APNS_SANDBOX_PLATFORM_ARN } : {}),

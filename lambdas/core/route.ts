@@ -8,6 +8,7 @@ import { depsFromEnv, type Deps } from './deps';
 import { ImError, INTERNAL_ERROR_BODY, type ErrorBody } from './errors';
 import type { Logger } from './log';
 import { parseOrThrow, requestId, schemas, type Action, type Request, type RequestId } from './schemas';
+import { enforceRateLimit } from './rate-limit';
 import { requireSession, type Session } from './session-store';
 
 /** The subset of API Gateway's WebSocket event the handlers read. */
@@ -123,9 +124,14 @@ export function defineAction<A extends Action>(
     try {
       if (idCheck && !idCheck.success) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'id must be a string or integer of at most 64 characters');
       const req = parseOrThrow(schemas[action], frame) as Request<A>;
-      const result = spec.session
-        ? await spec.run(ctx, req, await requireSession(ctx))
-        : await spec.run(ctx, req);
+      let result: object;
+      if (spec.session) {
+        const session = await requireSession(ctx);
+        await enforceRateLimit(ctx, action, session.clientId);
+        result = await spec.run(ctx, req, session);
+      } else {
+        result = await spec.run(ctx, req);
+      }
       outcome = result instanceof WithFollowUp ? result : { result };
     } catch (err) {
       error = errorBody(err, ctx.log);

@@ -20,7 +20,8 @@ export function useStack(opts: LocalStackOptions = {}): StackHandle {
   let stack: LocalStack | undefined;
   let clients: TestClient[] = [];
   beforeAll(async () => {
-    stack = await startLocalStack({ dataDir: ':memory:', env: { IM_LOG_LEVEL: 'silent' }, ...opts });
+    // Rate limits off unless a test sets them: tests send faster than any person.
+    stack = await startLocalStack({ dataDir: ':memory:', ...opts, env: { IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0', ...opts.env } });
   });
   afterEach(async () => {
     await Promise.all(clients.map((c) => c.close()));

@@ -15,7 +15,7 @@ afterAll(() => started.forEach((p) => p.exitCode === null && p.kill('SIGKILL')))
 
 function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'local.ts')], {
-    env: { ...process.env, PORT: '0', IM_DATA_DIR: dataDir, IM_LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: '0', IM_DATA_DIR: dataDir, IM_LOG_LEVEL: 'warn', IM_RATE_SEND_PER_10S: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(proc);
