@@ -4,15 +4,16 @@
  * lib/tables.ts.
  */
 import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { ROUTES, WORKERS, workerEnvVar, type Access, type RouteDef, type WorkerName } from './routes';
 import { TABLES, TABLE_NAMES, tableEnvVar, type TableDef, type TableName } from './tables';
 
@@ -23,6 +24,13 @@ export interface ImStackProps extends StackProps {
    * deploys with push off: no push worker, no SNS permissions.
    */
   push?: { apnsPlatformArn?: string; apnsSandboxPlatformArn?: string };
+  /** Stage-wide throttling of client frames (API Gateway's steady rate and burst). */
+  throttle?: { rateLimit?: number; burstLimit?: number };
+  /**
+   * Access logs need API Gateway's account-level CloudWatch role in this region. The stack sets
+   * it (AWS::ApiGateway::Account) unless this is false because the account already has one.
+   */
+  apiGatewayAccountRole?: boolean;
   /** PROTOCOL.md §14 settings passed to every function (never secrets). */
   settings?: Partial<Record<'IM_APP_ID' | 'IM_MAX_MESSAGE_BYTES' | 'IM_PUSH_ALERT' | 'IM_KICK_POLICY' | 'IM_LOG_LEVEL', string>>;
 }
@@ -73,11 +81,32 @@ export class ImStack extends Stack {
       routeSelectionExpression: '$request.body.action',
       description: 'Realtime IM WebSocket API (route key = frame action)',
     });
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: props.stageName ?? 'prod',
       autoDeploy: true,
+      throttle: { rateLimit: props.throttle?.rateLimit ?? 1000, burstLimit: props.throttle?.burstLimit ?? 2000 },
+      // Who, what route, what outcome, how long: never message bodies (WebSocket frames carry no query strings).
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTimeEpoch',
+            routeKey: '$context.routeKey',
+            eventType: '$context.eventType',
+            connectionId: '$context.connectionId',
+            sourceIp: '$context.identity.sourceIp',
+            status: '$context.status',
+            integrationStatus: '$context.integrationStatus',
+            integrationLatency: '$context.integrationLatency',
+            error: '$context.error.message',
+          }),
+        ),
+      },
     });
+    if (props.apiGatewayAccountRole !== false) this.apiGatewayLoggingRole();
 
     const push = props.push ?? {};
     this.pushApplications = [push.apnsPlatformArn, push.apnsSandboxPlatformArn].filter((a): a is string => !!a);
@@ -101,10 +130,15 @@ export class ImStack extends Stack {
       const fn = this.routeFunction(route, environment);
       const integration = new WebSocketLambdaIntegration(`${pascal(route.handler)}Integration`, fn);
       // $connect/$disconnect have no route response; every other route replies through it.
-      this.api.addRoute(route.routeKey, {
+      const r = this.api.addRoute(route.routeKey, {
         integration,
         returnResponse: route.routeKey !== '$connect' && route.routeKey !== '$disconnect',
       });
+      acknowledge(r, {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Clients authenticate per session: the open action binds the connection to a client id, verified with an HMAC signature from the application server when IM_SIGNATURE_REQUIRED is on; every other action requires that session. API Gateway authorizers cannot apply to message routes.',
+        });
     }
 
     new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: 'Connect clients here' });
@@ -118,7 +152,11 @@ export class ImStack extends Stack {
     }
     const fn = this.lambda(pascal(route.handler), route.handler, `IM route ${route.routeKey}`, env, Duration.seconds(29));
     this.grantAccess(fn, route);
-    for (const w of route.invokes ?? []) this.workers.get(w)?.grantInvoke(fn);
+    for (const w of route.invokes ?? []) {
+      const worker = this.workers.get(w);
+      // The function itself only: grantInvoke would add every version and alias (`:*`).
+      if (worker) fn.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [worker.functionArn] }));
+    }
     if (route.postsToConnections) {
       const base = `arn:${this.partition}:execute-api:${this.region}:${this.account}:${this.api.apiId}/${this.stage.stageName}`;
       fn.addToRolePolicy(
@@ -127,31 +165,77 @@ export class ImStack extends Stack {
           resources: [`${base}/POST/@connections/*`, `${base}/DELETE/@connections/*`],
         }),
       );
+      for (const method of ['POST', 'DELETE']) {
+        acknowledge(fn.role!, {
+          id: this.nagFinding('AwsSolutions-IAM5', `${base}/${method}/@connections/*`),
+          reason: 'Connection ids are assigned by API Gateway at run time; the grant is limited to this API, this stage, and POST/DELETE on @connections.',
+        });
+      }
     }
     this.functions.set(route.routeKey, fn);
     return fn;
   }
 
+  /**
+   * Each function gets its own role that may write only to its own log group, instead of the
+   * account-wide AWSLambdaBasicExecutionRole managed policy.
+   */
   private lambda(name: string, handler: string, description: string, environment: Record<string, string>, timeout: Duration): NodejsFunction {
+    const logGroup = new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${description} (execution role)` });
+    role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${logGroup.logGroupArn}`] }));
     return new NodejsFunction(this, `${name}Function`, {
+      role,
       entry: join(__dirname, '..', 'lambdas', `${handler}.ts`),
       handler: 'handler',
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: 512,
       timeout,
       description,
       environment,
-      logGroup: new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup,
       bundling: {
         minify: true,
         sourceMap: true,
-        target: 'node22',
+        target: 'node24',
         format: OutputFormat.CJS,
         // The Lambda runtime ships AWS SDK v3.
         externalModules: ['@aws-sdk/*'],
       },
     });
+  }
+
+  /**
+   * cdk-nag names a wildcard finding after the resource as it renders it: references become
+   * `<LogicalId>` / `<LogicalId.Attr>`, pseudo parameters `<AWS::Name>`. Acknowledging that exact
+   * id keeps any other wildcard on the same role reportable.
+   */
+  private nagFinding(rule: string, arn: string, kind: 'Resource' | 'Policy' = 'Resource'): string {
+    const render = (v: unknown): string => {
+      if (typeof v === 'string') return v;
+      const o = v as Record<string, unknown>;
+      if (typeof o.Ref === 'string') return `<${o.Ref}>`;
+      if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+      if (Array.isArray(o['Fn::Join'])) {
+        const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+        return parts.map(render).join(sep);
+      }
+      return JSON.stringify(v);
+    };
+    return `${rule}[${kind}::${render(this.resolve(arn))}]`;
+  }
+
+  /** The account-level role API Gateway uses to write access logs to CloudWatch. */
+  private apiGatewayLoggingRole(): void {
+    const policy = ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs');
+    const role = new Role(this, 'ApiGatewayLogsRole', { assumedBy: new ServicePrincipal('apigateway.amazonaws.com'), managedPolicies: [policy] });
+    acknowledge(role, {
+      id: this.nagFinding('AwsSolutions-IAM4', policy.managedPolicyArn, 'Policy'),
+      reason: 'AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for the API Gateway account logging role.',
+    });
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    this.stage.node.addDependency(account);
   }
 
   /** DynamoDB and SNS permissions exactly as the route table declares them. */
@@ -172,8 +256,19 @@ export class ImStack extends Stack {
     if (onApps.length > 0) fn.addToRolePolicy(new PolicyStatement({ actions: onApps.map((a) => `sns:${a}`), resources: apps }));
     if (onEndpoints.length > 0) {
       fn.addToRolePolicy(new PolicyStatement({ actions: onEndpoints.map((a) => `sns:${a}`), resources: apps.map(endpointArnPattern) }));
+      for (const pattern of apps.map(endpointArnPattern)) {
+        acknowledge(fn.role!, {
+          id: this.nagFinding('AwsSolutions-IAM5', pattern),
+          reason: 'SNS creates platform endpoints at run time with generated ids; the grant is limited to the endpoints of the configured platform applications.',
+        });
+      }
     }
   }
+}
+
+/** Acknowledges a cdk-nag finding on a construct and everything under it, with the reason. */
+function acknowledge(scope: IConstruct, rule: { id: string; reason: string }): void {
+  Validations.of(scope).acknowledge(rule);
 }
 
 /** `arn:aws:sns:r:a:app/APNS/name` → `arn:aws:sns:r:a:endpoint/APNS/name/*` (the application's endpoints). */

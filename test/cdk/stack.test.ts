@@ -28,12 +28,12 @@ test('a WebSocket API routing on the frame action, with every route of the route
   template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: 'prod', AutoDeploy: true });
 });
 
-test('one Node 22 arm64 function per route', () => {
+test('one Node 24 arm64 function per route, each with its own role', () => {
   const fns = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
   const routeFns = fns.filter((f) => String(f.Properties.Description ?? '').startsWith('IM route '));
   expect(routeFns.map((f) => String(f.Properties.Description).slice('IM route '.length)).sort()).toEqual(ROUTES.map((r) => r.routeKey).sort());
   for (const f of routeFns) {
-    expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 29 });
+    expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 29 });
   }
 });
 
@@ -100,6 +100,19 @@ test('no statement grants every action or every resource', () => {
       expect(JSON.stringify(s.Action)).not.toMatch(/"\*"|:\*"/);
       expect(s.Resource).not.toBe('*');
     }
+  }
+});
+
+test('the stage is throttled and writes access logs without message bodies', () => {
+  const stage = (Object.values(template.findResources('AWS::ApiGatewayV2::Stage')) as Resource[])[0]!;
+  expect(stage.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 });
+  const format = JSON.parse((stage.Properties.AccessLogSettings as { Format: string }).Format) as Record<string, string>;
+  expect(format).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey', connectionId: '$context.connectionId' });
+  expect(JSON.stringify(format)).not.toMatch(/body|querystring/i);
+  template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  // No function uses the account-wide basic execution managed policy.
+  for (const role of Object.values(template.findResources('AWS::IAM::Role')) as Resource[]) {
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns ?? [])).not.toContain('AWSLambdaBasicExecutionRole');
   }
 });
 
