@@ -13,6 +13,7 @@ import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct, IConstruct } from 'constructs';
 import { ROUTES, WORKERS, workerEnvVar, type Access, type RouteDef, type WorkerName } from './routes';
 import { TABLES, TABLE_NAMES, tableEnvVar, type TableDef, type TableName } from './tables';
@@ -24,6 +25,11 @@ export interface ImStackProps extends StackProps {
    * deploys with push off: no push worker, no SNS permissions.
    */
   push?: { apnsPlatformArn?: string; apnsSandboxPlatformArn?: string };
+  /**
+   * Require PROTOCOL.md §12 signatures. The master key lives in Secrets Manager: the secret
+   * named by `masterKeySecretArn`, else one the stack generates. Read once per container.
+   */
+  signatures?: { required: boolean; masterKeySecretArn?: string };
   /** Stage-wide throttling of client frames (API Gateway's steady rate and burst). */
   throttle?: { rateLimit?: number; burstLimit?: number };
   /**
@@ -32,7 +38,12 @@ export interface ImStackProps extends StackProps {
    */
   apiGatewayAccountRole?: boolean;
   /** PROTOCOL.md §14 settings passed to every function (never secrets). */
-  settings?: Partial<Record<'IM_APP_ID' | 'IM_MAX_MESSAGE_BYTES' | 'IM_PUSH_ALERT' | 'IM_KICK_POLICY' | 'IM_LOG_LEVEL', string>>;
+  settings?: Partial<
+    Record<
+      'IM_APP_ID' | 'IM_MAX_MESSAGE_BYTES' | 'IM_PUSH_ALERT' | 'IM_KICK_POLICY' | 'IM_LOG_LEVEL' | 'IM_RATE_SEND_PER_10S' | 'IM_RATE_OTHER_PER_10S' | 'IM_FIND_MAX_CANDIDATES',
+      string
+    >
+  >;
 }
 
 const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
@@ -51,6 +62,8 @@ export class ImStack extends Stack {
   readonly functions = new Map<string, NodejsFunction>();
   readonly workers = new Map<string, NodejsFunction>();
   private readonly pushApplications: string[];
+  /** Present when signatures are required. */
+  readonly masterKeySecret?: ISecret;
 
   constructor(scope: Construct, id: string, props: ImStackProps = {}) {
     super(scope, id, props);
@@ -119,6 +132,21 @@ export class ImStack extends Stack {
       ...Object.fromEntries(Object.entries(props.settings ?? {}).filter((e): e is [string, string] => e[1] !== undefined)),
     };
 
+    if (props.signatures?.required) {
+      this.masterKeySecret = props.signatures.masterKeySecretArn
+        ? Secret.fromSecretCompleteArn(this, 'MasterKey', props.signatures.masterKeySecretArn)
+        : new Secret(this, 'MasterKey', {
+            description: 'IM master key: signs open/create/join/invite/kick (PROTOCOL.md §12). Share it with your application server only.',
+            generateSecretString: { passwordLength: 48, excludePunctuation: true },
+          });
+      if (this.masterKeySecret instanceof Secret) {
+        acknowledge(this.masterKeySecret, {
+          id: 'AwsSolutions-SMG4',
+          reason: 'Rotating the master key must be coordinated with the application servers that sign; docs/security.md describes the two-key rotation ({"current","previous"}).',
+        });
+      }
+    }
+
     for (const worker of WORKERS) {
       if (worker.needsPush && this.pushApplications.length === 0) continue;
       const fn = this.lambda(`${pascal(worker.name)}Worker`, worker.handler, `IM worker ${worker.name}`, environment, Duration.minutes(5));
@@ -150,7 +178,12 @@ export class ImStack extends Stack {
       const worker = this.workers.get(w);
       if (worker) env[workerEnvVar(w as WorkerName)] = worker.functionName;
     }
+    if (route.verifiesSignatures && this.masterKeySecret) {
+      env.IM_SIGNATURE_REQUIRED = 'true';
+      env.IM_MASTER_KEY_SECRET_ARN = this.masterKeySecret.secretArn;
+    }
     const fn = this.lambda(pascal(route.handler), route.handler, `IM route ${route.routeKey}`, env, Duration.seconds(29));
+    if (route.verifiesSignatures && this.masterKeySecret) this.masterKeySecret.grantRead(fn);
     this.grantAccess(fn, route);
     for (const w of route.invokes ?? []) {
       const worker = this.workers.get(w);

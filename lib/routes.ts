@@ -24,6 +24,8 @@ export interface RouteDef {
   sns?: SnsAction[];
   /** Workers it starts with an asynchronous invoke. */
   invokes?: string[];
+  /** Verifies PROTOCOL.md §12 signatures: reads the master key secret when signatures are on. */
+  verifiesSignatures?: boolean;
 }
 
 export type SnsAction = 'CreatePlatformEndpoint' | 'GetEndpointAttributes' | 'SetEndpointAttributes' | 'DeleteEndpoint' | 'Publish';
@@ -68,17 +70,17 @@ export const ROUTES: readonly RouteDef[] = [
   { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw', rooms: 'w' }, postsToConnections: false },
   { routeKey: '$default', handler: 'default', tables: {}, postsToConnections: false },
   { routeKey: 'ping', handler: 'ping', tables: {}, postsToConnections: false },
-  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' }, indexes: ['members.byClient'], postsToConnections: true, sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'] },
+  { routeKey: 'open', handler: 'open', tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' }, indexes: ['members.byClient'], postsToConnections: true, sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'], verifiesSignatures: true },
   { routeKey: 'close', handler: 'close', tables: { connections: 'rw', presence: 'rw', rooms: 'w', devices: 'rw', keys: 'w' }, postsToConnections: false, sns: ['DeleteEndpoint'] },
-  { routeKey: 'create', handler: 'create', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true },
+  { routeKey: 'create', handler: 'create', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true, verifiesSignatures: true },
   { routeKey: 'send', handler: 'send', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'rw', rooms: 'rw' }, postsToConnections: true, invokes: ['push'] },
   { routeKey: 'ack', handler: 'ack', tables: { connections: 'rw', presence: 'rw', members: 'rw', messages: 'r', keys: 'rw' }, postsToConnections: true },
   { routeKey: 'read', handler: 'read', tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'rw', messages: 'r', keys: 'w' }, postsToConnections: true },
   { routeKey: 'query', handler: 'query', tables: { connections: 'r', members: 'r', conversations: 'r', messages: 'r', keys: 'w' }, postsToConnections: false },
-  { routeKey: 'join', handler: 'join', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true },
+  { routeKey: 'join', handler: 'join', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw', rooms: 'w' }, postsToConnections: true, verifiesSignatures: true },
   { routeKey: 'quit', handler: 'quit', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', rooms: 'w', keys: 'w' }, postsToConnections: true },
-  { routeKey: 'invite', handler: 'invite', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
-  { routeKey: 'kick', handler: 'kick', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true },
+  { routeKey: 'invite', handler: 'invite', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true, verifiesSignatures: true },
+  { routeKey: 'kick', handler: 'kick', tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'rw', keys: 'rw' }, postsToConnections: true, verifiesSignatures: true },
   { routeKey: 'mute', handler: 'mute', tables: { connections: 'r', conversations: 'r', members: 'rw', keys: 'w' }, postsToConnections: false },
   { routeKey: 'unmute', handler: 'unmute', tables: { connections: 'r', conversations: 'r', members: 'rw', keys: 'w' }, postsToConnections: false },
   { routeKey: 'count', handler: 'count', tables: { connections: 'r', conversations: 'r', members: 'r', rooms: 'r', keys: 'w' }, postsToConnections: false },

@@ -5,7 +5,7 @@
 import { ManagementApiGateway } from '../lambdas/adapters/connection-gateway';
 import { createDb } from '../lambdas/adapters/dynamo';
 import { configFromEnv, type Config } from '../lambdas/core/config';
-import type { Deps } from '../lambdas/core/deps';
+import { envMasterKeys, type Deps } from '../lambdas/core/deps';
 import { createLogger, parseLogLevel, type Logger } from '../lambdas/core/log';
 import type { Handle } from '../lambdas/core/route';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -97,6 +97,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       gatewayFor: () => management!,
       // Set once the port is known (the local SNS endpoint shares it).
       sns: undefined,
+      masterKeys: envMasterKeys(config),
       // Like an asynchronous Lambda invoke: the caller does not wait; the gateway's drain does.
       async invokeWorker(name, payload) {
         const handle = workers.get(name);

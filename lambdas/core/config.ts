@@ -5,7 +5,10 @@ export type PushPlatform = 'APNS' | 'APNS_SANDBOX';
 
 export interface Config {
   appId: string;
+  /** Local/test only; on AWS the key comes from Secrets Manager (`Deps.masterKeys`). */
   masterKey: string | undefined;
+  /** The key being rotated out, still accepted (IM_MASTER_KEY_PREVIOUS). */
+  previousMasterKey: string | undefined;
   signatureRequired: boolean;
   maxMessageBytes: number;
   pushAlert: string;
@@ -42,6 +45,7 @@ export function configFromEnv(env: Env = process.env): Config {
   return {
     appId: env.IM_APP_ID || 'local-app',
     masterKey: env.IM_MASTER_KEY || undefined,
+    previousMasterKey: env.IM_MASTER_KEY_PREVIOUS || undefined,
     signatureRequired: env.IM_SIGNATURE_REQUIRED === 'true',
     maxMessageBytes: intFrom(env.IM_MAX_MESSAGE_BYTES, 5120),
     pushAlert: env.IM_PUSH_ALERT || '您有新的消息',

@@ -4,6 +4,7 @@
  * core real AWS SDK v3 clients.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { createDb, type Db } from '../adapters/dynamo';
 import { ManagementApiGateway, type ConnectionGateway } from '../adapters/connection-gateway';
@@ -23,6 +24,43 @@ export interface Deps {
   sns: SNSClient | undefined;
   /** Starts a worker (lib/routes.ts WORKERS) without waiting for it: async Lambda invoke on AWS. */
   invokeWorker(name: WorkerName, payload: object): Promise<void>;
+  /** The master keys that verify signatures: current first, then one being rotated out. */
+  masterKeys(): Promise<string[]>;
+}
+
+/** Master keys from the environment (local runs and tests). */
+export function envMasterKeys(config: Config): () => Promise<string[]> {
+  const keys = [config.masterKey, config.previousMasterKey].filter((k): k is string => !!k);
+  return async () => keys;
+}
+
+/**
+ * A Secrets Manager secret holding either the key itself or `{"current": "…", "previous": "…"}`
+ * (during a rotation). Read on first use and cached for the container's life; a read that fails
+ * is retried on the next request rather than cached.
+ */
+export function secretMasterKeys(secretId: string, fetch: (id: string) => Promise<string | undefined>): () => Promise<string[]> {
+  let cachedKeys: Promise<string[]> | undefined;
+  return () => {
+    cachedKeys ??= fetch(secretId)
+      .then((value) => {
+        if (!value) return [];
+        try {
+          const parsed = JSON.parse(value) as { current?: unknown; previous?: unknown };
+          if (typeof parsed === 'object' && parsed !== null && typeof parsed.current === 'string') {
+            return [parsed.current, parsed.previous].filter((k): k is string => typeof k === 'string' && k.length > 0);
+          }
+        } catch {
+          // not JSON: the whole string is the key
+        }
+        return [value];
+      })
+      .catch((err: unknown) => {
+        cachedKeys = undefined;
+        throw err;
+      });
+    return cachedKeys;
+  };
 }
 
 let cached: Deps | undefined;
@@ -34,8 +72,12 @@ export function depsFromEnv(): Deps {
   const gateways = new Map<string, ConnectionGateway>();
   const config = configFromEnv(env);
   let lambda: LambdaClient | undefined;
+  const secretArn = env.IM_MASTER_KEY_SECRET_ARN;
   cached = {
     config,
+    masterKeys: secretArn
+      ? secretMasterKeys(secretArn, async (id) => (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: id }))).SecretString)
+      : envMasterKeys(config),
     sns: Object.keys(config.pushPlatforms).length > 0 ? new SNSClient({}) : undefined,
     async invokeWorker(name, payload) {
       lambda ??= new LambdaClient({});

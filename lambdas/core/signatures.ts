@@ -3,7 +3,7 @@
  * lowercase hex, compared case-insensitively in constant time; timestamps within 6 h; each
  * (clientId, nonce) accepted once.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ImError, type ErrorName } from './errors';
 import { claimKey } from './key-store';
 import type { Ctx } from './route';
@@ -39,6 +39,16 @@ export function sign(masterKey: string, text: string): string {
   return createHmac('sha1', masterKey).update(text, 'utf8').digest('hex');
 }
 
+/** What an application server hands its client for one signed action. */
+export function signAction(
+  action: SignedAction,
+  opts: { appId: string; masterKey: string; clientId: string; cid?: string; members?: string[]; timestamp?: number; nonce?: string },
+): Signature {
+  const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
+  const nonce = opts.nonce ?? randomBytes(12).toString('base64url');
+  return { signature: sign(opts.masterKey, signedString(opts.appId, action, opts.clientId, { cid: opts.cid, members: opts.members, timestamp, nonce })), timestamp, nonce };
+}
+
 /** Seconds, or milliseconds when ≥ 10^12. */
 export const timestampMs = (t: number) => (t >= 1e12 ? t : t * 1000);
 
@@ -56,15 +66,20 @@ export async function verifySignature(
   const { config } = ctx.deps;
   if (!config.signatureRequired) return;
   const name: ErrorName = action === 'open' ? 'SIGNATURE_FAILED' : 'CONVERSATION_SIGNATURE_FAILED';
-  if (!config.masterKey) {
-    ctx.log.error('IM_SIGNATURE_REQUIRED=true but IM_MASTER_KEY is not set: refusing every signed action');
+  if (!sig) throw new ImError(name, `${action} requires a signature`);
+  const keys = await ctx.deps.masterKeys();
+  if (keys.length === 0) {
+    ctx.log.error('IM_SIGNATURE_REQUIRED=true but no master key is configured: refusing every signed action');
     throw new ImError(name, 'signature verification is not configured on this server');
   }
-  if (!sig) throw new ImError(name, `${action} requires a signature`);
   if (Math.abs(ctx.now - timestampMs(sig.timestamp)) > SIGNATURE_WINDOW_MS) throw new ImError(name, 'signature timestamp is outside the 6 hour window');
-  const expected = Buffer.from(sign(config.masterKey, signedString(config.appId, action, clientId, { ...opts, timestamp: sig.timestamp, nonce: sig.nonce })), 'utf8');
+  const text = signedString(config.appId, action, clientId, { ...opts, timestamp: sig.timestamp, nonce: sig.nonce });
   const given = Buffer.from(sig.signature.toLowerCase(), 'utf8');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ImError(name, 'signature does not match');
+  const matches = keys.some((key) => {
+    const expected = Buffer.from(sign(key, text), 'utf8');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (!matches) throw new ImError(name, 'signature does not match');
   // Remembered a little longer than the window, so a nonce can never be replayed inside it.
   const fresh = await claimKey(ctx, `nonce#${clientId}#${sig.nonce}`, {}, { ttlSeconds: 2 * SIGNATURE_WINDOW_MS / 1000 });
   if (!fresh) throw new ImError(name, 'signature nonce was already used');

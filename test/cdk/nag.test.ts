@@ -15,7 +15,13 @@ function synthWithNag(props: ImStackProps): void {
 
 test.each<[string, ImStackProps]>([
   ['push off', {}],
-  ['push on', { push: { apnsPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS/x', apnsSandboxPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/x' } }],
+  [
+    'push and signatures on',
+    {
+      push: { apnsPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS/x', apnsSandboxPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/x' },
+      signatures: { required: true },
+    },
+  ],
 ])('AwsSolutionsChecks pass (%s)', (_label, props) => {
   expect(() => synthWithNag(props)).not.toThrow();
 });

@@ -168,3 +168,28 @@ describe('push', () => {
     expect(() => synth({ apnsPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:mytopic' })).toThrow(/not an SNS platform application ARN/);
   });
 });
+
+describe('signatures', () => {
+  test('the master key is a Secrets Manager secret readable only by the routes that verify signatures', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const s = new ImStack(app, 'SigIm', { env: { account: '123456789012', region: 'eu-west-1' }, signatures: { required: true } });
+    const t = Template.fromStack(s);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    const secretId = s.getLogicalId(s.masterKeySecret!.node.defaultChild as never);
+    const verifying = ROUTES.filter((r) => r.verifiesSignatures).map((r) => r.routeKey).sort();
+    expect(verifying).toEqual(['create', 'invite', 'join', 'kick', 'open']);
+    const policies = Object.values(t.findResources('AWS::IAM::Policy')) as Resource[];
+    for (const route of ROUTES) {
+      const fn = s.functions.get(route.routeKey)!;
+      const roleId = s.getLogicalId(fn.role!.node.defaultChild as never);
+      const text = JSON.stringify(policies.filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId)));
+      expect({ route: route.routeKey, reads: text.includes('secretsmanager:GetSecretValue') && text.includes(secretId) }).toEqual({
+        route: route.routeKey,
+        reads: route.verifiesSignatures === true,
+      });
+      const env = (t.findResources('AWS::Lambda::Function')[s.getLogicalId(fn.node.defaultChild as never)]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+      expect({ route: route.routeKey, required: env.IM_SIGNATURE_REQUIRED }).toEqual({ route: route.routeKey, required: route.verifiesSignatures ? 'true' : undefined });
+      expect(JSON.stringify(env)).not.toMatch(/IM_MASTER_KEY"/);
+    }
+  });
+});

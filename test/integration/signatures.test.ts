@@ -41,3 +41,30 @@ test('create: members sorted in the signed string; a wrong one → 4302', async 
   expect((await c.request('create', { members: [Bob], signature: good })).error?.code).toBe(4302);
   expect((await c.request('create', { members: [Alex, Bob], signature: good })).ok).toBe(true);
 });
+
+describe('key rotation and the sign CLI', () => {
+  const r = useStack({ env: { IM_LOG_LEVEL: 'silent', IM_SIGNATURE_REQUIRED: 'true', IM_MASTER_KEY: 'new-key', IM_MASTER_KEY_PREVIOUS: KEY, IM_APP_ID: APP } });
+
+  test('signatures made with the previous key are still accepted during a rotation', async () => {
+    const [Tom, Bob] = r.names('Tom', 'Bob');
+    const old = r.track(await TestClient.connect(r.url));
+    expect((await old.request('open', { clientId: Tom, signature: openSig(Tom) })).ok).toBe(true);
+    const fresh = r.track(await TestClient.connect(r.url));
+    expect((await fresh.request('open', { clientId: Bob, signature: openSig(Bob, { key: 'new-key' }) })).ok).toBe(true);
+    const other = r.track(await TestClient.connect(r.url));
+    expect((await other.request('open', { clientId: Bob, signature: openSig(Bob, { key: 'third-key' }) })).error?.code).toBe(4102);
+  });
+
+  test('npm run sign prints a signature the server accepts', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const [Tom] = r.names('Tom');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bin', 'sign.ts'), 'open', Tom], {
+      env: { ...process.env, IM_APP_ID: APP, IM_MASTER_KEY: 'new-key' },
+    }).toString();
+    const signature = JSON.parse(out) as { signature: string; timestamp: number; nonce: string };
+    expect(signature.signature).toMatch(/^[0-9a-f]{40}$/);
+    const c = r.track(await TestClient.connect(r.url));
+    expect((await c.request('open', { clientId: Tom, signature })).ok).toBe(true);
+  });
+});

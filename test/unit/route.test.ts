@@ -34,6 +34,7 @@ const deps: Deps = {
   now: () => 1,
   sns: undefined,
   invokeWorker: () => Promise.reject(new Error('no workers in this test')),
+  masterKeys: async () => [],
 };
 
 test('a request with id gets exactly one reply as the route response', async () => {
