@@ -1,11 +1,19 @@
-/** `$connect`: records the connection; the session is bound later by `open`. */
+/**
+ * `$connect`: records the connection and the subprotocol it negotiated; the session is bound
+ * later by `open`.
+ */
 import { defineLifecycle } from './core/route';
 import { putConnection } from './core/session-store';
+import { selectSubprotocol, wireProtocolOf } from './core/subprotocols';
 
 export const { handle, handler } = defineLifecycle(async (ctx, event) => {
+  const offer = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'sec-websocket-protocol')?.[1];
+  const selected = selectSubprotocol(offer);
   await putConnection(ctx, {
     connectedAt: event.requestContext.connectedAt ?? ctx.now,
     sourceIp: event.requestContext.identity?.sourceIp,
+    protocol: wireProtocolOf(selected),
   });
-  return { statusCode: 200 };
+  // API Gateway completes the handshake with the headers of the $connect response.
+  return selected ? { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': selected } } : { statusCode: 200 };
 });

@@ -7,6 +7,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { ImError, isConditionFailed } from './errors';
 import type { Ctx } from './route';
+import type { WireProtocol } from './subprotocols';
 
 /** API Gateway closes connections after 2 h; records live 10 min longer (then TTL removes them). */
 export const CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
@@ -33,6 +34,8 @@ export interface ConnectionRecord {
   unreadMode?: boolean;
   room?: string;
   pushDeviceKey?: string;
+  /** The wire protocol negotiated at $connect. */
+  protocol?: WireProtocol;
 }
 
 /** What presence remembers about one live connection of a client. */
@@ -52,7 +55,7 @@ export const expiryFrom = (ctx: Ctx) => nowSeconds(ctx) + CONNECTION_TTL_SECONDS
 /** TTL deletion on AWS lags by up to days: an expired record is treated as absent. */
 const isLive = (ctx: Ctx, expiresAt: unknown) => typeof expiresAt === 'number' && expiresAt > nowSeconds(ctx);
 
-export async function putConnection(ctx: Ctx, record: { connectedAt: number; sourceIp?: string }): Promise<void> {
+export async function putConnection(ctx: Ctx, record: { connectedAt: number; sourceIp?: string; protocol: WireProtocol }): Promise<void> {
   const { db, config } = ctx.deps;
   await db.send(
     new PutCommand({

@@ -124,3 +124,21 @@ describe('@connections Management API (real SDK client)', () => {
     expect(Object.keys(presence.Item!.conns as object)).toHaveLength(1);
   });
 });
+
+describe('subprotocol negotiation', () => {
+  test('LeanCloud base64 protobuf is echoed and remembered; binary protobuf is not selected; native clients need none', async () => {
+    const lc = h.track(await TestClient.connect(h.url, ['lc.protobuf2.3', 'lc.proto2base64.3']));
+    expect(lc.ws.protocol).toBe('lc.proto2base64.3');
+    const native = h.track(await TestClient.connect(h.url, ['im.json.1']));
+    expect(native.ws.protocol).toBe('im.json.1');
+    const plain = h.track(await TestClient.connect(h.url));
+    expect(plain.ws.protocol).toBe('');
+    // A client that offers only unsupported protocols gets none, and ws refuses such a handshake.
+    await expect(TestClient.connect(h.url, ['lc.protobuf2.3'])).rejects.toThrow(/Server sent no subprotocol/);
+    const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+    const conns = await h.stack.deps.db.send(new ScanCommand({ TableName: h.stack.config.tables.connections }));
+    const protocols = (conns.Items ?? []).map((i) => i.protocol).sort();
+    expect(protocols).toContain('leancloud');
+    expect(protocols).toContain('native');
+  });
+});
