@@ -36,7 +36,10 @@ function report(scenario: string, messages: number, sortedLatencies: number[], s
     latencyMsP50: round(percentile(sortedLatencies, 50)),
     latencyMsP99: round(percentile(sortedLatencies, 99)),
     messagesPerSecond: round(messages / seconds, 1),
-    dynamoRequestsPerSend: round(Object.values(byOp).reduce((a, b) => a + b, 0), 3),
+    dynamoRequestsPerSend: round(
+      Object.values(byOp).reduce((a, b) => a + b, 0),
+      3,
+    ),
     dynamoRequestsByOperation: byOp,
   };
 }
@@ -106,7 +109,8 @@ async function oneToOne(stack: LocalStack, n: number, window: number): Promise<R
 async function groupFanout(stack: LocalStack, size: number, n: number): Promise<Report> {
   const ids = Array.from({ length: size }, (_, i) => `bench-g${size}-${i}`);
   const clients: TestClient[] = [];
-  for (let i = 0; i < ids.length; i += 50) clients.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => TestClient.open(stack.url, id)))));
+  for (let i = 0; i < ids.length; i += 50)
+    clients.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => TestClient.open(stack.url, id)))));
   const [sender, ...receivers] = clients;
   const cid = ((await sender!.ok('create', { members: ids.slice(1) })).conversation as { cid: string }).cid;
   await Promise.all(clients.map((c) => c.event('invited', 30000)));
@@ -146,7 +150,9 @@ async function groupFanout(stack: LocalStack, size: number, n: number): Promise<
 async function roomLoad(stack: LocalStack, size: number, n: number): Promise<Report> {
   const clients: TestClient[] = [];
   for (let i = 0; i < size; i += 100) {
-    clients.push(...(await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, j) => TestClient.open(stack.url, `bench-room-${i + j}`)))));
+    clients.push(
+      ...(await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, j) => TestClient.open(stack.url, `bench-room-${i + j}`)))),
+    );
   }
   const [host, ...viewers] = clients;
   const cid = ((await host!.ok('create', { transient: true, name: 'bench room' })).conversation as { cid: string }).cid;
@@ -218,19 +224,27 @@ async function sendLatencyWithPush(stack: LocalStack, members: number, offline: 
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_N ?? 1000);
   const groupN = Number(process.env.BENCH_GROUP_N ?? 30);
-  const stack = await startLocalStack({ dataDir: ':memory:', env: { ...process.env, IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0' } });
+  const stack = await startLocalStack({
+    dataDir: ':memory:',
+    env: { ...process.env, IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0' },
+  });
   try {
     const reports = [await oneToOne(stack, n, 1), await oneToOne(stack, n, 16)];
     for (const size of [10, 100, 500]) reports.push(await groupFanout(stack, size, groupN));
     for (const members of [1, 100]) {
-      for (const offline of [false, true]) reports.push(await sendLatencyWithPush(stack, members, offline, Number(process.env.BENCH_PUSH_N ?? 50)));
+      for (const offline of [false, true])
+        reports.push(await sendLatencyWithPush(stack, members, offline, Number(process.env.BENCH_PUSH_N ?? 50)));
     }
     reports.push(await roomLoad(stack, Number(process.env.BENCH_ROOM_SIZE ?? 1000), Number(process.env.BENCH_ROOM_N ?? 10)));
     console.log('\n| scenario | messages | p50 ms | p99 ms | msg/s | DynamoDB req/send | by operation |');
     console.log('|---|---|---|---|---|---|---|');
     for (const r of reports) {
-      const ops = Object.entries(r.dynamoRequestsByOperation).map(([k, v]) => `${k} ${v}`).join(', ');
-      console.log(`| ${r.scenario} | ${r.messages} | ${r.latencyMsP50} | ${r.latencyMsP99} | ${r.messagesPerSecond} | ${r.dynamoRequestsPerSend} | ${ops} |`);
+      const ops = Object.entries(r.dynamoRequestsByOperation)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      console.log(
+        `| ${r.scenario} | ${r.messages} | ${r.latencyMsP50} | ${r.latencyMsP99} | ${r.messagesPerSecond} | ${r.dynamoRequestsPerSend} | ${ops} |`,
+      );
     }
     console.log('\n' + JSON.stringify({ node: process.version, reports }, null, 2));
   } finally {

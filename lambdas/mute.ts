@@ -2,4 +2,7 @@
 import { muteConversation } from './core/membership';
 import { defineAction } from './core/route';
 
-export const { handle, handler } = defineAction('mute', { session: true, run: (ctx, req, session) => muteConversation(ctx, req.cid, session, true) });
+export const { handle, handler } = defineAction('mute', {
+  session: true,
+  run: (ctx, req, session) => muteConversation(ctx, req.cid, session, true),
+});

@@ -40,7 +40,14 @@ export interface ImStackProps extends StackProps {
   /** PROTOCOL.md §14 settings passed to every function (never secrets). */
   settings?: Partial<
     Record<
-      'IM_APP_ID' | 'IM_MAX_MESSAGE_BYTES' | 'IM_PUSH_ALERT' | 'IM_KICK_POLICY' | 'IM_LOG_LEVEL' | 'IM_RATE_SEND_PER_10S' | 'IM_RATE_OTHER_PER_10S' | 'IM_FIND_MAX_CANDIDATES',
+      | 'IM_APP_ID'
+      | 'IM_MAX_MESSAGE_BYTES'
+      | 'IM_PUSH_ALERT'
+      | 'IM_KICK_POLICY'
+      | 'IM_LOG_LEVEL'
+      | 'IM_RATE_SEND_PER_10S'
+      | 'IM_RATE_OTHER_PER_10S'
+      | 'IM_FIND_MAX_CANDIDATES',
       string
     >
   >;
@@ -71,7 +78,10 @@ export class ImStack extends Stack {
     this.tables = {} as Record<TableName, TableV2>;
     for (const name of TABLE_NAMES) {
       const def: TableDef = TABLES[name];
-      const key = (k: { name: string; type: 'S' | 'N' }) => ({ name: k.name, type: k.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER });
+      const key = (k: { name: string; type: 'S' | 'N' }) => ({
+        name: k.name,
+        type: k.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER,
+      });
       this.tables[name] = new TableV2(this, `${pascal(name)}Table`, {
         partitionKey: key(def.partitionKey),
         ...(def.sortKey ? { sortKey: key(def.sortKey) } : {}),
@@ -142,7 +152,8 @@ export class ImStack extends Stack {
       if (this.masterKeySecret instanceof Secret) {
         acknowledge(this.masterKeySecret, {
           id: 'AwsSolutions-SMG4',
-          reason: 'Rotating the master key must be coordinated with the application servers that sign; docs/security.md describes the two-key rotation ({"current","previous"}).',
+          reason:
+            'Rotating the master key must be coordinated with the application servers that sign; docs/security.md describes the two-key rotation ({"current","previous"}).',
         });
       }
     }
@@ -163,10 +174,10 @@ export class ImStack extends Stack {
         returnResponse: route.routeKey !== '$connect' && route.routeKey !== '$disconnect',
       });
       acknowledge(r, {
-          id: 'AwsSolutions-APIG4',
-          reason:
-            'Clients authenticate per session: the open action binds the connection to a client id, verified with an HMAC signature from the application server when IM_SIGNATURE_REQUIRED is on; every other action requires that session. API Gateway authorizers cannot apply to message routes.',
-        });
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Clients authenticate per session: the open action binds the connection to a client id, verified with an HMAC signature from the application server when IM_SIGNATURE_REQUIRED is on; every other action requires that session. API Gateway authorizers cannot apply to message routes.',
+      });
     }
 
     new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: 'Connect clients here' });
@@ -201,7 +212,8 @@ export class ImStack extends Stack {
       for (const method of ['POST', 'DELETE']) {
         acknowledge(fn.role!, {
           id: this.nagFinding('AwsSolutions-IAM5', `${base}/${method}/@connections/*`),
-          reason: 'Connection ids are assigned by API Gateway at run time; the grant is limited to this API, this stage, and POST/DELETE on @connections.',
+          reason:
+            'Connection ids are assigned by API Gateway at run time; the grant is limited to this API, this stage, and POST/DELETE on @connections.',
         });
       }
     }
@@ -213,10 +225,21 @@ export class ImStack extends Stack {
    * Each function gets its own role that may write only to its own log group, instead of the
    * account-wide AWSLambdaBasicExecutionRole managed policy.
    */
-  private lambda(name: string, handler: string, description: string, environment: Record<string, string>, timeout: Duration): NodejsFunction {
+  private lambda(
+    name: string,
+    handler: string,
+    description: string,
+    environment: Record<string, string>,
+    timeout: Duration,
+  ): NodejsFunction {
     const logGroup = new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${description} (execution role)` });
-    role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${logGroup.logGroupArn}`] }));
+    const role = new Role(this, `${name}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${description} (execution role)`,
+    });
+    role.addToPolicy(
+      new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${logGroup.logGroupArn}`] }),
+    );
     return new NodejsFunction(this, `${name}Function`, {
       role,
       entry: join(__dirname, '..', 'lambdas', `${handler}.ts`),
@@ -262,7 +285,10 @@ export class ImStack extends Stack {
   /** The account-level role API Gateway uses to write access logs to CloudWatch. */
   private apiGatewayLoggingRole(): void {
     const policy = ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs');
-    const role = new Role(this, 'ApiGatewayLogsRole', { assumedBy: new ServicePrincipal('apigateway.amazonaws.com'), managedPolicies: [policy] });
+    const role = new Role(this, 'ApiGatewayLogsRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      managedPolicies: [policy],
+    });
     acknowledge(role, {
       id: this.nagFinding('AwsSolutions-IAM4', policy.managedPolicyArn, 'Policy'),
       reason: 'AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for the API Gateway account logging role.',
@@ -292,7 +318,8 @@ export class ImStack extends Stack {
       for (const pattern of apps.map(endpointArnPattern)) {
         acknowledge(fn.role!, {
           id: this.nagFinding('AwsSolutions-IAM5', pattern),
-          reason: 'SNS creates platform endpoints at run time with generated ids; the grant is limited to the endpoints of the configured platform applications.',
+          reason:
+            'SNS creates platform endpoints at run time with generated ids; the grant is limited to the endpoints of the configured platform applications.',
         });
       }
     }

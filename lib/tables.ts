@@ -59,8 +59,7 @@ export const TABLES = {
     ],
   },
   members: {
-    purpose:
-      'Membership (authoritative) and per-member state: delivered (acked) and read sequence points, mute flag.',
+    purpose: 'Membership (authoritative) and per-member state: delivered (acked) and read sequence points, mute flag.',
     partitionKey: { name: 'cid', type: 'S' },
     sortKey: { name: 'clientId', type: 'S' },
     indexes: [

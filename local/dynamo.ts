@@ -1,12 +1,7 @@
 /** Embedded DynamoDB (dynalite) for the local runtime and tests, with the project's tables. */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-  type CreateTableCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { TABLES, TABLE_NAMES, type TableDef, type TableName } from '../lib/tables';
 
 // dynalite ships no types; this is the slice of its API used here.

@@ -59,9 +59,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       rule.times--;
       injected++;
       const type = rule.errorType ?? 'ProvisionedThroughputExceededException';
-      res
-        .writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${injected}` })
-        .end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected fault: rate of requests exceeds the allowed throughput' }));
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${injected}` }).end(
+        JSON.stringify({
+          __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+          message: 'injected fault: rate of requests exceeds the allowed throughput',
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

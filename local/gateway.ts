@@ -131,7 +131,11 @@ export class LocalGateway {
     return p;
   }
 
-  private baseContext(routeKey: string, eventType: WsEvent['requestContext']['eventType'], c: Pick<LiveConnection, 'id' | 'connectedAt' | 'sourceIp' | 'userAgent'>) {
+  private baseContext(
+    routeKey: string,
+    eventType: WsEvent['requestContext']['eventType'],
+    c: Pick<LiveConnection, 'id' | 'connectedAt' | 'sourceIp' | 'userAgent'>,
+  ) {
     const now = Date.now();
     return {
       routeKey,
@@ -190,7 +194,9 @@ export class LocalGateway {
     if (protocol) (req as IncomingMessage & { chosenProtocol?: string }).chosenProtocol = protocol;
     if (socket.destroyed) {
       // The client left during $connect: API Gateway still reports the disconnect.
-      void this.track(this.invokeDisconnect({ ...conn, lastActiveAt: conn.connectedAt, rejected: false } as LiveConnection, 1006, 'Connection closed'));
+      void this.track(
+        this.invokeDisconnect({ ...conn, lastActiveAt: conn.connectedAt, rejected: false } as LiveConnection, 1006, 'Connection closed'),
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, conn));
@@ -271,7 +277,10 @@ export class LocalGateway {
     } catch (err) {
       this.opts.log.error('route handler threw', { routeKey, err });
       // What API Gateway sends when the integration fails.
-      res = { statusCode: 500, body: JSON.stringify({ message: 'Internal server error', connectionId: c.id, requestId: event.requestContext.requestId }) };
+      res = {
+        statusCode: 500,
+        body: JSON.stringify({ message: 'Internal server error', connectionId: c.id, requestId: event.requestContext.requestId }),
+      };
     }
     if (res?.body !== undefined && c.ws.readyState === WebSocket.OPEN) c.ws.send(res.body);
   }

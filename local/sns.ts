@@ -38,12 +38,14 @@ class SnsError extends Error {
   }
 }
 
-const xmlEscape = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+const xmlEscape = (s: string) =>
+  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 
 /** `Attributes.entry.N.key` / `.value` pairs of an awsQuery request. */
 function attributesOf(params: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {};
-  for (let i = 1; params.has(`Attributes.entry.${i}.key`); i++) out[params.get(`Attributes.entry.${i}.key`)!] = params.get(`Attributes.entry.${i}.value`) ?? '';
+  for (let i = 1; params.has(`Attributes.entry.${i}.key`); i++)
+    out[params.get(`Attributes.entry.${i}.key`)!] = params.get(`Attributes.entry.${i}.value`) ?? '';
   return out;
 }
 
@@ -69,12 +71,16 @@ export class LocalSns {
       const result = this.dispatch(action, params);
       res
         .writeHead(200, { 'content-type': 'text/xml' })
-        .end(`<${action}Response xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`);
+        .end(
+          `<${action}Response xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`,
+        );
     } catch (err) {
       const e = err instanceof SnsError ? err : new SnsError(500, 'InternalError', 'internal error');
       res
         .writeHead(e.status, { 'content-type': 'text/xml' })
-        .end(`<ErrorResponse><Error><Type>Sender</Type><Code>${e.code}</Code><Message>${xmlEscape(e.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+        .end(
+          `<ErrorResponse><Error><Type>Sender</Type><Code>${e.code}</Code><Message>${xmlEscape(e.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+        );
     }
     return true;
   }
@@ -90,14 +96,19 @@ export class LocalSns {
       case 'CreatePlatformEndpoint': {
         const app = p.get('PlatformApplicationArn') ?? '';
         const token = p.get('Token') ?? '';
-        if (!/^arn:aws:sns:[^:]+:\d+:app\/[A-Z_]+\/.+$/.test(app)) throw new SnsError(400, 'InvalidParameter', 'Invalid parameter: PlatformApplicationArn');
+        if (!/^arn:aws:sns:[^:]+:\d+:app\/[A-Z_]+\/.+$/.test(app))
+          throw new SnsError(400, 'InvalidParameter', 'Invalid parameter: PlatformApplicationArn');
         if (!token) throw new SnsError(400, 'InvalidParameter', 'Invalid parameter: Token');
         const wanted = { ...attributesOf(p), ...(p.has('CustomUserData') ? { CustomUserData: p.get('CustomUserData')! } : {}) };
         const existing = [...this.endpoints.values()].find((e) => e.app === app && e.attributes.Token === token);
         if (existing) {
           const same = Object.entries(wanted).every(([k, v]) => existing.attributes[k] === v);
           if (!same) {
-            throw new SnsError(400, 'InvalidParameter', `Invalid parameter: Token Reason: Endpoint ${existing.arn} already exists with the same Token, but different attributes.`);
+            throw new SnsError(
+              400,
+              'InvalidParameter',
+              `Invalid parameter: Token Reason: Endpoint ${existing.arn} already exists with the same Token, but different attributes.`,
+            );
           }
           return `<EndpointArn>${existing.arn}</EndpointArn>`;
         }
@@ -107,7 +118,9 @@ export class LocalSns {
       }
       case 'GetEndpointAttributes': {
         const e = this.endpoint(p.get('EndpointArn'));
-        const entries = Object.entries(e.attributes).map(([k, v]) => `<entry><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></entry>`);
+        const entries = Object.entries(e.attributes).map(
+          ([k, v]) => `<entry><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></entry>`,
+        );
         return `<Attributes>${entries.join('')}</Attributes>`;
       }
       case 'SetEndpointAttributes': {
@@ -132,7 +145,15 @@ export class LocalSns {
             throw new SnsError(400, 'InvalidParameter', 'Invalid parameter: Message Structure - JSON message body failed to parse');
           }
         }
-        this.pushes.push({ endpointArn: e.arn, token: e.attributes.Token!, platform, message, payload, messageStructure: p.get('MessageStructure') ?? undefined, publishedAt: new Date().toISOString() });
+        this.pushes.push({
+          endpointArn: e.arn,
+          token: e.attributes.Token!,
+          platform,
+          message,
+          payload,
+          messageStructure: p.get('MessageStructure') ?? undefined,
+          publishedAt: new Date().toISOString(),
+        });
         return `<MessageId>${randomUUID()}</MessageId>`;
       }
       default:

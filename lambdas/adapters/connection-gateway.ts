@@ -1,9 +1,5 @@
 /** Posting to live WebSocket connections through the API Gateway Management API. */
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 
 export type PostOutcome = 'ok' | 'gone';
 

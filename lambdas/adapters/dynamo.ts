@@ -4,7 +4,9 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
+  PutCommand,
   QueryCommand,
+  UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
@@ -71,9 +73,7 @@ export async function batchGetAll(
 /** BatchWriteItem puts in chunks of 25, retrying UnprocessedItems. */
 export async function batchPutAll(db: Db, table: string, items: Item[]): Promise<void> {
   for (let i = 0; i < items.length; i += 25) {
-    let pending: { PutRequest?: { Item: Item } }[] | undefined = items
-      .slice(i, i + 25)
-      .map((Item) => ({ PutRequest: { Item } }));
+    let pending: { PutRequest?: { Item: Item } }[] | undefined = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt > 0) await sleep(backoff(attempt));
       if (attempt > 8) throw new Error(`BatchWriteItem on ${table}: items still unprocessed after retries`);
@@ -93,4 +93,55 @@ export async function queryAll(db: Db, input: QueryCommandInput, max = Infinity)
     start = res.LastEvaluatedKey as Item | undefined;
   } while (start && out.length < max);
   return out;
+}
+
+const conditionFailed = (err: unknown) => err instanceof Error && err.name === 'ConditionalCheckFailedException';
+
+/**
+ * Sets `item[mapAttr][entryKey] = value` (plus top-level `also` attributes), creating the item
+ * when it does not exist. A map entry can only be set inside an existing map, so a missing item
+ * is created with a conditional put; a racing creator makes the update run again.
+ */
+export async function setMapEntry(
+  db: Db,
+  table: string,
+  key: Item,
+  mapAttr: string,
+  entryKey: string,
+  value: unknown,
+  also: Item = {},
+): Promise<void> {
+  const alsoNames = Object.keys(also);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: key,
+          UpdateExpression: ['SET #m.#k = :v', ...alsoNames.map((_, i) => `#a${i} = :a${i}`)].join(', '),
+          ConditionExpression: 'attribute_exists(#m)',
+          ExpressionAttributeNames: { '#m': mapAttr, '#k': entryKey, ...Object.fromEntries(alsoNames.map((n, i) => [`#a${i}`, n])) },
+          ExpressionAttributeValues: { ':v': value, ...Object.fromEntries(alsoNames.map((n, i) => [`:a${i}`, also[n]])) },
+        }),
+      );
+      return;
+    } catch (err) {
+      if (!conditionFailed(err)) throw err;
+    }
+    const [pk] = Object.keys(key);
+    try {
+      await db.send(
+        new PutCommand({
+          TableName: table,
+          Item: { ...key, ...also, [mapAttr]: { [entryKey]: value } },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': pk! },
+        }),
+      );
+      return;
+    } catch (err) {
+      if (!conditionFailed(err)) throw err;
+    }
+  }
+  throw new Error(`${table} item kept changing under concurrent writers`);
 }

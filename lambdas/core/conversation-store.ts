@@ -2,7 +2,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, batchPutAll, queryAll } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { ImError, isConditionFailed } from './errors';
+import { ImError, applied } from './errors';
 import type { Ctx } from './route';
 
 export const MAX_MEMBERS = 500;
@@ -79,9 +79,7 @@ export async function getConversation(ctx: Ctx, cid: string): Promise<Conversati
 /** Fails with ConditionalCheckFailedException if the cid is taken. */
 export async function putConversation(ctx: Ctx, c: ConversationRecord): Promise<void> {
   const { db, config } = ctx.deps;
-  await db.send(
-    new PutCommand({ TableName: config.tables.conversations, Item: c, ConditionExpression: 'attribute_not_exists(cid)' }),
-  );
+  await db.send(new PutCommand({ TableName: config.tables.conversations, Item: c, ConditionExpression: 'attribute_not_exists(cid)' }));
 }
 
 /** The conversation or 4303. */
@@ -115,8 +113,8 @@ export async function countMembers(ctx: Ctx, cid: string): Promise<number> {
 
 async function adjustMemberCount(ctx: Ctx, cid: string, delta: number, limit?: number): Promise<boolean> {
   const { db, config } = ctx.deps;
-  try {
-    await db.send(
+  return applied(
+    db.send(
       new UpdateCommand({
         TableName: config.tables.conversations,
         Key: { cid },
@@ -124,12 +122,8 @@ async function adjustMemberCount(ctx: Ctx, cid: string, delta: number, limit?: n
         ConditionExpression: limit === undefined ? 'attribute_exists(cid)' : 'attribute_exists(cid) AND memberCount <= :room',
         ExpressionAttributeValues: { ':d': delta, ...(limit === undefined ? {} : { ':room': limit - delta }) },
       }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+    ),
+  );
 }
 
 /**
@@ -165,10 +159,17 @@ export interface MembershipChange {
 export async function addMembers(ctx: Ctx, conv: ConversationRecord, clientIds: string[]): Promise<MembershipChange> {
   const { db, config } = ctx.deps;
   const existing = new Set(
-    (await batchGetAll(db, config.tables.members, clientIds.map((clientId) => ({ cid: conv.cid, clientId })), {
-      projection: 'clientId',
-      consistent: true,
-    })).map((m) => m.clientId as string),
+    (
+      await batchGetAll(
+        db,
+        config.tables.members,
+        clientIds.map((clientId) => ({ cid: conv.cid, clientId })),
+        {
+          projection: 'clientId',
+          consistent: true,
+        },
+      )
+    ).map((m) => m.clientId as string),
   );
   const candidates = clientIds.filter((c) => !existing.has(c));
   if (candidates.length === 0) return { changed: [], unchanged: clientIds };
@@ -176,19 +177,15 @@ export async function addMembers(ctx: Ctx, conv: ConversationRecord, clientIds: 
     throw new ImError('CONVERSATION_FULL', `a conversation has at most ${MAX_MEMBERS} members`);
   }
   const added = await mapLimit(candidates, 16, async (clientId) => {
-    try {
-      await db.send(
+    return applied(
+      db.send(
         new PutCommand({
           TableName: config.tables.members,
           Item: newMember(conv.cid, clientId, ctx.now, conv.lastSeq),
           ConditionExpression: 'attribute_not_exists(clientId)',
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }).catch(async (err: unknown) => {
     await adjustMemberCount(ctx, conv.cid, -candidates.length).catch(() => undefined);
     throw err;
@@ -202,19 +199,15 @@ export async function addMembers(ctx: Ctx, conv: ConversationRecord, clientIds: 
 export async function removeMembers(ctx: Ctx, cid: string, clientIds: string[]): Promise<MembershipChange> {
   const { db, config } = ctx.deps;
   const removed = await mapLimit(clientIds, 16, async (clientId) => {
-    try {
-      await db.send(
+    return applied(
+      db.send(
         new DeleteCommand({
           TableName: config.tables.members,
           Key: { cid, clientId },
           ConditionExpression: 'attribute_exists(clientId)',
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   });
   const changed = clientIds.filter((_, i) => removed[i]);
   if (changed.length > 0) await adjustMemberCount(ctx, cid, -changed.length);
@@ -227,28 +220,43 @@ export async function getMemberPairs(ctx: Ctx, pairs: { cid: string; clientId: s
   return (await batchGetAll(db, config.tables.members, pairs, { consistent: true })) as unknown as MemberRecord[];
 }
 
-export async function setMuted(ctx: Ctx, cid: string, clientId: string, muted: boolean): Promise<boolean> {
+/**
+ * Sets one attribute of a member record; false when the client is not a member, or when
+ * `onlyForward` and the stored value is already at or past `value`.
+ */
+async function updateMember(ctx: Ctx, cid: string, clientId: string, attr: string, value: unknown, onlyForward = false): Promise<boolean> {
   const { db, config } = ctx.deps;
-  try {
-    await db.send(
+  return applied(
+    db.send(
       new UpdateCommand({
         TableName: config.tables.members,
         Key: { cid, clientId },
-        UpdateExpression: 'SET muted = :m',
-        ConditionExpression: 'attribute_exists(clientId)',
-        ExpressionAttributeValues: { ':m': muted },
+        UpdateExpression: 'SET #a = :v',
+        ConditionExpression: onlyForward ? 'attribute_exists(clientId) AND #a < :v' : 'attribute_exists(clientId)',
+        ExpressionAttributeNames: { '#a': attr },
+        ExpressionAttributeValues: { ':v': value },
       }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+    ),
+  );
+}
+
+export function setMuted(ctx: Ctx, cid: string, clientId: string, muted: boolean): Promise<boolean> {
+  return updateMember(ctx, cid, clientId, 'muted', muted);
+}
+
+/** Moves a member's delivered or read point forward only. */
+export function advancePoint(ctx: Ctx, cid: string, clientId: string, point: 'deliveredSeq' | 'readSeq', seq: number): Promise<boolean> {
+  return updateMember(ctx, cid, clientId, point, seq, true);
 }
 
 export async function getConversations(ctx: Ctx, cids: string[]): Promise<ConversationRecord[]> {
   const { db, config } = ctx.deps;
-  return (await batchGetAll(db, config.tables.conversations, cids.map((cid) => ({ cid })), { consistent: true })) as unknown as ConversationRecord[];
+  return (await batchGetAll(
+    db,
+    config.tables.conversations,
+    cids.map((cid) => ({ cid })),
+    { consistent: true },
+  )) as unknown as ConversationRecord[];
 }
 
 export function newMember(cid: string, clientId: string, now: number, joinedSeq: number): MemberRecord {
@@ -262,23 +270,13 @@ export async function putMembers(ctx: Ctx, members: MemberRecord[]): Promise<voi
 
 export async function getMember(ctx: Ctx, cid: string, clientId: string): Promise<MemberRecord | undefined> {
   const { db, config } = ctx.deps;
-  const res = await db.send(
-    new GetCommand({ TableName: config.tables.members, Key: { cid, clientId }, ConsistentRead: true }),
-  );
+  const res = await db.send(new GetCommand({ TableName: config.tables.members, Key: { cid, clientId }, ConsistentRead: true }));
   return res.Item as MemberRecord | undefined;
 }
 
 /** All member client ids of a conversation (strongly consistent, every page). */
 export async function memberIds(ctx: Ctx, cid: string): Promise<string[]> {
-  const { db, config } = ctx.deps;
-  const items = await queryAll(db, {
-    TableName: config.tables.members,
-    KeyConditionExpression: 'cid = :cid',
-    ExpressionAttributeValues: { ':cid': cid },
-    ProjectionExpression: 'clientId',
-    ConsistentRead: true,
-  });
-  return items.map((i) => i.clientId as string);
+  return (await memberStates(ctx, cid)).map((m) => m.clientId);
 }
 
 /** Member ids with their mute flags (strongly consistent, every page): what a send needs. */
@@ -319,14 +317,27 @@ export async function conversationIdsOf(ctx: Ctx, clientId: string, max = Infini
  */
 export async function membershipsOf(ctx: Ctx, clientId: string): Promise<MemberRecord[]> {
   const cids = await conversationIdsOf(ctx, clientId);
-  return getMemberPairs(ctx, cids.map((cid) => ({ cid, clientId })));
+  return getMemberPairs(
+    ctx,
+    cids.map((cid) => ({ cid, clientId })),
+  );
 }
 
 /** Sequence progress of many conversations: one BatchGetItem per 100. */
-export async function conversationProgress(ctx: Ctx, cids: string[]): Promise<Map<string, { lastSeq: number; lastMessageAt: number | null }>> {
+export async function conversationProgress(
+  ctx: Ctx,
+  cids: string[],
+): Promise<Map<string, { lastSeq: number; lastMessageAt: number | null }>> {
   const { db, config } = ctx.deps;
-  const items = await batchGetAll(db, config.tables.conversations, cids.map((cid) => ({ cid })), {
-    projection: 'cid, lastSeq, lastMessageAt',
-  });
-  return new Map(items.map((c) => [c.cid as string, { lastSeq: (c.lastSeq as number) ?? 0, lastMessageAt: (c.lastMessageAt as number | null) ?? null }]));
+  const items = await batchGetAll(
+    db,
+    config.tables.conversations,
+    cids.map((cid) => ({ cid })),
+    {
+      projection: 'cid, lastSeq, lastMessageAt',
+    },
+  );
+  return new Map(
+    items.map((c) => [c.cid as string, { lastSeq: (c.lastSeq as number) ?? 0, lastMessageAt: (c.lastMessageAt as number | null) ?? null }]),
+  );
 }

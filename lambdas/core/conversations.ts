@@ -31,7 +31,9 @@ export function checkAttributesSize(attributes: Record<string, unknown>): void {
 }
 
 function uniqueKey(members: string[]): string {
-  const digest = createHash('sha256').update([...members].sort().join('\n')).digest('hex');
+  const digest = createHash('sha256')
+    .update([...members].sort().join('\n'))
+    .digest('hex');
   return `unique#${digest}`;
 }
 
@@ -66,7 +68,12 @@ async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<Uni
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A chat room: no members (any given are ignored); the creator's connection enters it. */
-async function createRoom(ctx: Ctx, req: Request<'create'>, session: Session, attributes: Record<string, unknown>): Promise<{ conversation: ConversationView }> {
+async function createRoom(
+  ctx: Ctx,
+  req: Request<'create'>,
+  session: Session,
+  attributes: Record<string, unknown>,
+): Promise<{ conversation: ConversationView }> {
   await verifySignature(ctx, 'create', session.clientId, req.signature, { members: req.members ?? [] });
   const record: ConversationRecord = {
     cid: newConversationId(ctx.now),
@@ -130,7 +137,10 @@ export async function createConversation(ctx: Ctx, req: Request<'create'>, sessi
   };
   // Members first: a crash before the conversation item leaves only unreachable member rows,
   // never a conversation with missing members.
-  await putMembers(ctx, members.map((m) => newMember(cid, m, ctx.now, 0)));
+  await putMembers(
+    ctx,
+    members.map((m) => newMember(cid, m, ctx.now, 0)),
+  );
   await putConversation(ctx, record);
   const view = conversationView(record, members, false);
 

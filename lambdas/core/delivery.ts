@@ -58,12 +58,7 @@ export async function targetsOf(ctx: Ctx, clientIds: string[], except?: string):
   return targets;
 }
 
-export async function sendToClients(
-  ctx: Ctx,
-  clientIds: string[],
-  event: object,
-  opts: { except?: string } = {},
-): Promise<DeliveryReport> {
+export async function sendToClients(ctx: Ctx, clientIds: string[], event: object, opts: { except?: string } = {}): Promise<DeliveryReport> {
   const targets = await targetsOf(ctx, clientIds, opts.except);
   return postToTargets(ctx, targets, JSON.stringify(event));
 }

@@ -76,7 +76,10 @@ export function depsFromEnv(): Deps {
   cached = {
     config,
     masterKeys: secretArn
-      ? secretMasterKeys(secretArn, async (id) => (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: id }))).SecretString)
+      ? secretMasterKeys(
+          secretArn,
+          async (id) => (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: id }))).SecretString,
+        )
       : envMasterKeys(config),
     sns: Object.keys(config.pushPlatforms).length > 0 ? new SNSClient({}) : undefined,
     async invokeWorker(name, payload) {

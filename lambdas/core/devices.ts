@@ -11,9 +11,9 @@ import {
   SetEndpointAttributesCommand,
 } from '@aws-sdk/client-sns';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll } from '../adapters/dynamo';
+import { batchGetAll, setMapEntry } from '../adapters/dynamo';
 import type { PushPlatform } from './config';
-import { isConditionFailed } from './errors';
+import { isConditionFailed, applied } from './errors';
 import type { Ctx } from './route';
 
 export interface Device {
@@ -46,48 +46,26 @@ async function ensureEndpoint(ctx: Ctx, app: string, token: string, clientId: st
   const sns = ctx.deps.sns!;
   let arn: string;
   try {
-    arn = (await sns.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: app, Token: token, CustomUserData: clientId }))).EndpointArn!;
+    arn = (await sns.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: app, Token: token, CustomUserData: clientId })))
+      .EndpointArn!;
   } catch (err) {
-    const m = err instanceof Error && err.name === 'InvalidParameterException' ? /Endpoint (arn:\S+) already exists/.exec(err.message) : null;
+    const m =
+      err instanceof Error && err.name === 'InvalidParameterException' ? /Endpoint (arn:\S+) already exists/.exec(err.message) : null;
     if (!m) throw err;
     arn = m[1]!;
   }
   const attrs = (await sns.send(new GetEndpointAttributesCommand({ EndpointArn: arn }))).Attributes ?? {};
   if (attrs.Enabled !== 'true' || attrs.CustomUserData !== clientId || attrs.Token !== token) {
-    await sns.send(new SetEndpointAttributesCommand({ EndpointArn: arn, Attributes: { Enabled: 'true', CustomUserData: clientId, Token: token } }));
+    await sns.send(
+      new SetEndpointAttributesCommand({ EndpointArn: arn, Attributes: { Enabled: 'true', CustomUserData: clientId, Token: token } }),
+    );
   }
   return arn;
 }
 
 async function setDevice(ctx: Ctx, clientId: string, key: string, device: Device): Promise<void> {
   const { db, config } = ctx.deps;
-  // Same pattern as presence: set the map entry, or create the item when it has no map yet.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await db.send(
-        new UpdateCommand({
-          TableName: config.tables.devices,
-          Key: { clientId },
-          UpdateExpression: 'SET devices.#k = :d',
-          ConditionExpression: 'attribute_exists(devices)',
-          ExpressionAttributeNames: { '#k': key },
-          ExpressionAttributeValues: { ':d': device },
-        }),
-      );
-      return;
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-    }
-    try {
-      await db.send(
-        new PutCommand({ TableName: config.tables.devices, Item: { clientId, devices: { [key]: device } }, ConditionExpression: 'attribute_not_exists(clientId)' }),
-      );
-      return;
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-    }
-  }
-  throw new Error('devices item kept changing under concurrent writers');
+  await setMapEntry(db, config.tables.devices, { clientId }, 'devices', key, device);
 }
 
 export async function removeDevice(ctx: Ctx, clientId: string, key: string): Promise<Device | undefined> {
@@ -145,22 +123,26 @@ export async function unregisterDevice(ctx: Ctx, clientId: string, key: string):
   const { db, config } = ctx.deps;
   const device = await removeDevice(ctx, clientId, key);
   if (!device) return;
-  await db.send(
-    new DeleteCommand({
-      TableName: config.tables.keys,
-      Key: { k: tokenKey(device.platform, device.token) },
-      ConditionExpression: 'clientId = :c AND deviceKey = :d',
-      ExpressionAttributeValues: { ':c': clientId, ':d': key },
-    }),
-  ).catch((err: unknown) => {
-    if (!isConditionFailed(err)) throw err;
-  });
+  await applied(
+    db.send(
+      new DeleteCommand({
+        TableName: config.tables.keys,
+        Key: { k: tokenKey(device.platform, device.token) },
+        ConditionExpression: 'clientId = :c AND deviceKey = :d',
+        ExpressionAttributeValues: { ':c': clientId, ':d': key },
+      }),
+    ),
+  );
   await deleteEndpoint(ctx, device.endpointArn);
 }
 
 /** Devices of many clients: one BatchGetItem per 100. */
 export async function devicesOf(ctx: Ctx, clientIds: string[]): Promise<Map<string, Record<string, Device>>> {
   const { db, config } = ctx.deps;
-  const items = await batchGetAll(db, config.tables.devices, clientIds.map((clientId) => ({ clientId })));
+  const items = await batchGetAll(
+    db,
+    config.tables.devices,
+    clientIds.map((clientId) => ({ clientId })),
+  );
   return new Map(items.map((i) => [i.clientId as string, (i.devices ?? {}) as Record<string, Device>]));
 }

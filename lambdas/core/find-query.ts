@@ -8,7 +8,8 @@ import { CLIENT_ID_PATTERN } from './schemas';
 
 export type Scalar = string | number | boolean | null;
 
-export type FieldName = 'cid' | 'name' | 'creator' | 'members' | 'transient' | 'createdAt' | 'updatedAt' | 'lastMessageAt' | `attributes.${string}`;
+export type FieldName =
+  'cid' | 'name' | 'creator' | 'members' | 'transient' | 'createdAt' | 'updatedAt' | 'lastMessageAt' | `attributes.${string}`;
 
 export type Op = '$eq' | '$ne' | '$in' | '$nin' | '$all' | '$size' | '$gt' | '$gte' | '$lt' | '$lte' | '$exists';
 
@@ -58,7 +59,8 @@ export function fieldOf(key: string): FieldName {
   const m = /^(?:attributes|attr)\.(.+)$/.exec(key);
   if (m) {
     const parts = m[1]!.split('.');
-    if (parts.length > MAX_ATTRIBUTE_DEPTH || parts.some((p) => p.length === 0 || p.startsWith('$'))) bad(`invalid attribute path "${key}"`);
+    if (parts.length > MAX_ATTRIBUTE_DEPTH || parts.some((p) => p.length === 0 || p.startsWith('$')))
+      bad(`invalid attribute path "${key}"`);
     return `attributes.${m[1]!}`;
   }
   return bad(`unknown key "${key}"`);
@@ -221,7 +223,9 @@ function compare(actual: unknown, op: '$gt' | '$gte' | '$lt' | '$lte', v: unknow
 function matchMembers(c: Candidate, op: Op, v: unknown): boolean {
   switch (op) {
     case '$eq':
-      return Array.isArray(v) ? c.memberCount === new Set(v).size && (v as string[]).every((m) => c.hasMember(m)) : c.hasMember(v as string);
+      return Array.isArray(v)
+        ? c.memberCount === new Set(v).size && (v as string[]).every((m) => c.hasMember(m))
+        : c.hasMember(v as string);
     case '$ne':
       return Array.isArray(v) ? !matchMembers(c, '$eq', v) : !c.hasMember(v as string);
     case '$in':

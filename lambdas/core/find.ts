@@ -10,7 +10,15 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { conversationIdsOf, conversationView, getConversations, getMemberPairs, memberIds, type ConversationRecord, type ConversationView } from './conversation-store';
+import {
+  conversationIdsOf,
+  conversationView,
+  getConversations,
+  getMemberPairs,
+  memberIds,
+  type ConversationRecord,
+  type ConversationView,
+} from './conversation-store';
 import { ImError } from './errors';
 import { comparator, matches, parseSort, parseWhere, type Branch, type Candidate } from './find-query';
 import type { Ctx } from './route';
@@ -124,9 +132,14 @@ async function candidatesFor(ctx: Ctx, plans: Plan[]): Promise<ConversationRecor
 }
 
 /** Membership tests the where needs, answered with BatchGetItem on (cid, clientId) pairs. */
-async function membershipOracle(ctx: Ctx, where: Branch[], convs: ConversationRecord[]): Promise<(cid: string, clientId: string) => boolean> {
+async function membershipOracle(
+  ctx: Ctx,
+  where: Branch[],
+  convs: ConversationRecord[],
+): Promise<(cid: string, clientId: string) => boolean> {
   const clients = new Set<string>();
-  for (const b of where) for (const c of b) if (c.field === 'members' && c.op !== '$size' && c.op !== '$exists') strings(c.value).forEach((x) => clients.add(x));
+  for (const b of where)
+    for (const c of b) if (c.field === 'members' && c.op !== '$size' && c.op !== '$exists') strings(c.value).forEach((x) => clients.add(x));
   const normal = convs.filter((c) => !c.transient);
   if (clients.size === 0 || normal.length === 0) return () => false;
   if (clients.size * normal.length > FIND_MAX_MEMBER_TESTS) throw tooExpensive('too many membership tests');
@@ -151,7 +164,12 @@ export async function findConversations(ctx: Ctx, req: Request<'find'>, session:
   });
   const page = hits.sort(comparator(sortKeys) as never).slice(req.skip, req.skip + req.limit);
   const muted = new Set(
-    (await getMemberPairs(ctx, page.filter((c) => !c.transient).map((c) => ({ cid: c.cid, clientId: session.clientId }))))
+    (
+      await getMemberPairs(
+        ctx,
+        page.filter((c) => !c.transient).map((c) => ({ cid: c.cid, clientId: session.clientId })),
+      )
+    )
       .filter((m) => m.muted)
       .map((m) => m.cid),
   );

@@ -20,7 +20,10 @@ export function randomToken(length: number): string {
 
 /** 24 hex characters like a LeanCloud/Mongo ObjectId: creation second, then 8 random bytes. */
 export function newConversationId(nowMs: number): string {
-  const seconds = Math.floor(nowMs / 1000).toString(16).padStart(8, '0').slice(-8);
+  const seconds = Math.floor(nowMs / 1000)
+    .toString(16)
+    .padStart(8, '0')
+    .slice(-8);
   return seconds + randomBytes(8).toString('hex');
 }
 

@@ -4,7 +4,7 @@
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Item } from '../adapters/dynamo';
-import { isConditionFailed } from './errors';
+import { applied } from './errors';
 import type { Ctx } from './route';
 
 const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
@@ -38,8 +38,8 @@ export async function claimKey(
     names['#rf'] = opts.replacing.field;
     values[':rv'] = opts.replacing.value;
   }
-  try {
-    await db.send(
+  return applied(
+    db.send(
       new PutCommand({
         TableName: config.tables.keys,
         Item: item,
@@ -47,10 +47,6 @@ export async function claimKey(
         ExpressionAttributeValues: values,
         ...(opts.replacing ? { ExpressionAttributeNames: names } : {}),
       }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+    ),
+  );
 }

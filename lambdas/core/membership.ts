@@ -77,7 +77,11 @@ export async function quitConversation(ctx: Ctx, req: Request<'quit'>, session: 
   return {};
 }
 
-export async function inviteMembers(ctx: Ctx, req: Request<'invite'>, session: Session): Promise<{ added: string[]; failed: FailedTarget[] }> {
+export async function inviteMembers(
+  ctx: Ctx,
+  req: Request<'invite'>,
+  session: Session,
+): Promise<{ added: string[]; failed: FailedTarget[] }> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
   rejectRoom(conv);
@@ -95,7 +99,11 @@ export async function inviteMembers(ctx: Ctx, req: Request<'invite'>, session: S
   return { added, failed: failed(unchanged, 'ALREADY_MEMBER', 'already a member of this conversation') };
 }
 
-export async function kickMembers(ctx: Ctx, req: Request<'kick'>, session: Session): Promise<{ removed: string[]; failed: FailedTarget[] }> {
+export async function kickMembers(
+  ctx: Ctx,
+  req: Request<'kick'>,
+  session: Session,
+): Promise<{ removed: string[]; failed: FailedTarget[] }> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
   rejectRoom(conv);

@@ -2,9 +2,9 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { conversationProgress, getConversation, getMember, memberStates, requireConversation } from './conversation-store';
+import { advancePoint, conversationProgress, getConversation, getMember, memberStates, requireConversation } from './conversation-store';
 import { sendToClients } from './delivery';
-import { ImError, isConditionFailed } from './errors';
+import { ImError, isConditionFailed, applied } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from './key-store';
 import { WithFollowUp, type Ctx } from './route';
@@ -42,7 +42,8 @@ async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Aud
   const states = await memberStates(ctx, cid);
   const members = states.map((m) => m.clientId);
   if (!members.includes(session.clientId)) {
-    const what = members.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
+    const what =
+      members.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
     throw new ImError('INVALID_MESSAGING_TARGET', what);
   }
   return { room: false, members, muted: new Set(states.filter((m) => m.muted).map((m) => m.clientId)) };
@@ -124,15 +125,7 @@ async function nextSeq(ctx: Ctx, cid: string): Promise<number> {
  */
 async function putMessage(ctx: Ctx, m: MessageRecord): Promise<boolean> {
   const { db, config } = ctx.deps;
-  try {
-    await db.send(
-      new PutCommand({ TableName: config.tables.messages, Item: m, ConditionExpression: 'attribute_not_exists(seq)' }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+  return applied(db.send(new PutCommand({ TableName: config.tables.messages, Item: m, ConditionExpression: 'attribute_not_exists(seq)' })));
 }
 
 async function getMessage(ctx: Ctx, cid: string, seq: number): Promise<MessageRecord | undefined> {
@@ -149,7 +142,13 @@ function dedupeKey(cid: string, from: string, clientMsgId: string): string {
  * A resent `clientMsgId`: answer with the first result. If the first attempt died after its
  * claim but before its message was stored, store it now under the claimed id and seq.
  */
-async function replayDuplicate(ctx: Ctx, claim: Item, req: Request<'send'>, me: string, audience: Audience): Promise<SendResult | WithFollowUp> {
+async function replayDuplicate(
+  ctx: Ctx,
+  claim: Item,
+  req: Request<'send'>,
+  me: string,
+  audience: Audience,
+): Promise<SendResult | WithFollowUp> {
   const first: MessageRecord = {
     cid: req.cid,
     seq: claim.seq as number,
@@ -194,7 +193,12 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
     ...(req.receipt && !audience.room ? { receipt: true } : {}),
   };
   if (key) {
-    const claimed = await claimKey(ctx, key, { cid: req.cid, seq, messageId: message.id, timestamp: message.timestamp }, { ttlSeconds: DEDUPE_TTL_SECONDS });
+    const claimed = await claimKey(
+      ctx,
+      key,
+      { cid: req.cid, seq, messageId: message.id, timestamp: message.timestamp },
+      { ttlSeconds: DEDUPE_TTL_SECONDS },
+    );
     if (!claimed) {
       // A concurrent resend won the claim; our seq stays unused (a gap `query` cannot fill).
       const winner = await getKey(ctx, key);
@@ -205,32 +209,18 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
   // Durable before ok: the reply is only built after this write succeeded.
   const result: SendResult = { messageId: message.id, timestamp: message.timestamp, seq };
   if (!(await putMessage(ctx, message))) return result;
-  return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message: messageView(message) }, result, pushFor(message, req.pushData));
+  return replyAndDeliver(
+    ctx,
+    req.cid,
+    audience,
+    { event: 'message', message: messageView(message) },
+    result,
+    pushFor(message, req.pushData),
+  );
 }
 
 /** Receipts are remembered this long, so a re-ack never sends a second `delivered`. */
 export const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
-
-/** Moves a member's point forward only; false when not a member or already past `seq`. */
-async function advancePoint(ctx: Ctx, cid: string, clientId: string, point: 'deliveredSeq' | 'readSeq', seq: number): Promise<boolean> {
-  const { db, config } = ctx.deps;
-  try {
-    await db.send(
-      new UpdateCommand({
-        TableName: config.tables.members,
-        Key: { cid, clientId },
-        UpdateExpression: 'SET #p = :s',
-        ConditionExpression: 'attribute_exists(clientId) AND #p < :s',
-        ExpressionAttributeNames: { '#p': point },
-        ExpressionAttributeValues: { ':s': seq },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
-}
 
 /**
  * `ack`: moves the member's delivered point to the highest acked message that really exists in
@@ -244,10 +234,15 @@ export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Sessio
   if (seqs.length === 0) return {};
   const wanted = new Set(req.messageIds);
   const found = (
-    await batchGetAll(db, config.tables.messages, seqs.map((seq) => ({ cid: req.cid, seq })), {
-      projection: 'seq, id, #from, receipt',
-      names: { '#from': 'from' },
-    })
+    await batchGetAll(
+      db,
+      config.tables.messages,
+      seqs.map((seq) => ({ cid: req.cid, seq })),
+      {
+        projection: 'seq, id, #from, receipt',
+        names: { '#from': 'from' },
+      },
+    )
   ).filter((m) => wanted.has(m.id as string)) as unknown as Pick<MessageRecord, 'seq' | 'id' | 'from' | 'receipt'>[];
   if (found.length === 0) return {};
   const top = Math.max(...found.map((m) => m.seq));
@@ -284,14 +279,23 @@ export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Sess
   }
   await advancePoint(ctx, req.cid, me, 'readSeq', seq);
   const [entry] = await unreadCounts(ctx, me, [{ cid: req.cid, readSeq: Math.max(seq, member.readSeq) }]);
-  await sendToClients(ctx, [me], { event: 'unread', conversations: [{ cid: req.cid, unread: entry?.unread ?? 0 }] }, { except: ctx.connectionId });
+  await sendToClients(
+    ctx,
+    [me],
+    { event: 'unread', conversations: [{ cid: req.cid, unread: entry?.unread ?? 0 }] },
+    { except: ctx.connectionId },
+  );
   return {};
 }
 
 /** Reads bounded by this many items per `query` when filtering by timestamp alone. */
 const MAX_QUERY_READ = 5000;
 
-export async function queryHistory(ctx: Ctx, req: Request<'query'>, session: Session): Promise<{ messages: MessageView[]; hasMore: boolean }> {
+export async function queryHistory(
+  ctx: Ctx,
+  req: Request<'query'>,
+  session: Session,
+): Promise<{ messages: MessageView[]; hasMore: boolean }> {
   const { db, config } = ctx.deps;
   // Room history is for the connections in the room; conversation history for members.
   if (session.room !== req.cid && !(await getMember(ctx, req.cid, session.clientId))) {
@@ -312,7 +316,7 @@ export async function queryHistory(ctx: Ctx, req: Request<'query'>, session: Ses
       new QueryCommand({
         TableName: config.tables.messages,
         KeyConditionExpression: beforeSeq !== undefined ? 'cid = :cid AND seq < :s' : 'cid = :cid',
-        ...(beforeTs !== undefined ? { FilterExpression: '#ts < :t' , ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
+        ...(beforeTs !== undefined ? { FilterExpression: '#ts < :t', ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
         ExpressionAttributeValues: {
           ':cid': req.cid,
           ...(beforeSeq !== undefined ? { ':s': beforeSeq } : {}),
@@ -328,7 +332,10 @@ export async function queryHistory(ctx: Ctx, req: Request<'query'>, session: Ses
     start = res.LastEvaluatedKey as Item | undefined;
   } while (start && page.length < req.limit + 1 && read < MAX_QUERY_READ);
   const hasMore = page.length > req.limit || (start !== undefined && page.length <= req.limit);
-  const messages = page.slice(0, req.limit).reverse().map((m) => messageView(m as unknown as MessageRecord));
+  const messages = page
+    .slice(0, req.limit)
+    .reverse()
+    .map((m) => messageView(m as unknown as MessageRecord));
   return { messages, hasMore };
 }
 
@@ -343,7 +350,10 @@ export const OFFLINE_MAX_CONVERSATIONS = 50;
 export async function deliverOffline(ctx: Ctx, clientId: string, memberships: { cid: string; deliveredSeq: number }[]): Promise<void> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return;
-  const progress = await conversationProgress(ctx, memberships.map((m) => m.cid));
+  const progress = await conversationProgress(
+    ctx,
+    memberships.map((m) => m.cid),
+  );
   const pending = memberships
     .filter((m) => (progress.get(m.cid)?.lastSeq ?? 0) > m.deliveredSeq)
     .sort((a, b) => (progress.get(b.cid)!.lastMessageAt ?? 0) - (progress.get(a.cid)!.lastMessageAt ?? 0))
@@ -360,7 +370,10 @@ export async function deliverOffline(ctx: Ctx, clientId: string, memberships: { 
     );
     for (const item of (res.Items ?? []) as unknown as MessageRecord[]) {
       if (item.from === clientId) continue;
-      const outcome = await ctx.gateway.post(ctx.connectionId, JSON.stringify({ event: 'message', message: messageView(item, { offline: true }) }));
+      const outcome = await ctx.gateway.post(
+        ctx.connectionId,
+        JSON.stringify({ event: 'message', message: messageView(item, { offline: true }) }),
+      );
       if (outcome === 'gone') return;
     }
   }

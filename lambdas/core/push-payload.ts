@@ -3,7 +3,15 @@
 export const APNS_MAX_BYTES = 4096;
 
 /** pushData keys that belong inside `aps` (Apple's dictionary) rather than beside it. */
-const APS_KEYS = new Set(['sound', 'category', 'content-available', 'mutable-content', 'thread-id', 'interruption-level', 'relevance-score']);
+const APS_KEYS = new Set([
+  'sound',
+  'category',
+  'content-available',
+  'mutable-content',
+  'thread-id',
+  'interruption-level',
+  'relevance-score',
+]);
 /** Keys the server sets; pushData cannot override them. */
 const RESERVED = new Set(['aps', 'cid', 'messageId', 'alert', 'badge']);
 

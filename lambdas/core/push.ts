@@ -35,7 +35,8 @@ export async function schedulePush(ctx: Ctx, job: PushJob): Promise<void> {
   }
 }
 
-const isGoneEndpoint = (err: unknown) => err instanceof Error && (err.name === 'EndpointDisabledException' || err.name === 'NotFoundException');
+const isGoneEndpoint = (err: unknown) =>
+  err instanceof Error && (err.name === 'EndpointDisabledException' || err.name === 'NotFoundException');
 
 /** The worker: one Publish per device of each recipient. */
 export async function runPushJob(ctx: Ctx, job: PushJob): Promise<{ published: number }> {
@@ -56,14 +57,20 @@ export async function runPushJob(ctx: Ctx, job: PushJob): Promise<{ published: n
     });
     for (const [key, device] of entries) {
       try {
-        await sns.send(new PublishCommand({ TargetArn: device.endpointArn, MessageStructure: 'json', Message: snsMessage(device.platform, payload) }));
+        await sns.send(
+          new PublishCommand({ TargetArn: device.endpointArn, MessageStructure: 'json', Message: snsMessage(device.platform, payload) }),
+        );
         published++;
       } catch (err) {
         if (!isGoneEndpoint(err)) {
           ctx.log.warn('push publish failed', { err, clientId, endpoint: device.endpointArn });
           continue;
         }
-        ctx.log.info('removing push endpoint SNS reports unusable', { clientId, endpoint: device.endpointArn, reason: (err as Error).name });
+        ctx.log.info('removing push endpoint SNS reports unusable', {
+          clientId,
+          endpoint: device.endpointArn,
+          reason: (err as Error).name,
+        });
         await removeDevice(ctx, clientId, key);
         await deleteEndpoint(ctx, device.endpointArn);
       }

@@ -36,6 +36,9 @@ export async function enforceRateLimit(ctx: Ctx, action: Action, clientId: strin
   );
   const n = (res.Attributes?.n as number | undefined) ?? 0;
   if (n > limit) {
-    throw new ImError('MESSAGE_SENT_QUOTA_EXCEEDED', `rate limit: at most ${limit} ${bucket === 'send' ? 'sends' : 'requests'} per ${RATE_WINDOW_SECONDS} s; retry later`);
+    throw new ImError(
+      'MESSAGE_SENT_QUOTA_EXCEEDED',
+      `rate limit: at most ${limit} ${bucket === 'send' ? 'sends' : 'requests'} per ${RATE_WINDOW_SECONDS} s; retry later`,
+    );
   }
 }

@@ -8,7 +8,7 @@ import type { Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
 import { getConversation } from './conversation-store';
 import { dropDeadConnection, type Target } from './delivery';
-import { isConditionFailed } from './errors';
+import { applied } from './errors';
 import type { Ctx } from './route';
 import { expiryFrom, type Session } from './session-store';
 
@@ -46,16 +46,16 @@ export async function leaveRoom(ctx: Ctx, session: Session): Promise<void> {
   if (!session.room) return;
   const { db, config } = ctx.deps;
   await removeOccupant(ctx, session.room, ctx.connectionId);
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.connections,
-      Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'REMOVE room',
-      ConditionExpression: 'attribute_exists(connectionId)',
-    }),
-  ).catch((err: unknown) => {
-    if (!isConditionFailed(err)) throw err;
-  });
+  await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.connections,
+        Key: { connectionId: ctx.connectionId },
+        UpdateExpression: 'REMOVE room',
+        ConditionExpression: 'attribute_exists(connectionId)',
+      }),
+    ),
+  );
 }
 
 /** `$disconnect`: leave the room, remembering it so a reconnect within the window re-enters. */
@@ -64,17 +64,17 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
   await removeOccupant(ctx, room, ctx.connectionId);
   if (!clientId) return;
   const { db, config } = ctx.deps;
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.presence,
-      Key: { clientId },
-      UpdateExpression: 'SET lastRoom = :r',
-      ConditionExpression: 'attribute_exists(clientId)',
-      ExpressionAttributeValues: { ':r': { cid: room, leftAt: ctx.now } },
-    }),
-  ).catch((err: unknown) => {
-    if (!isConditionFailed(err)) throw err;
-  });
+  await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.presence,
+        Key: { clientId },
+        UpdateExpression: 'SET lastRoom = :r',
+        ConditionExpression: 'attribute_exists(clientId)',
+        ExpressionAttributeValues: { ':r': { cid: room, leftAt: ctx.now } },
+      }),
+    ),
+  );
 }
 
 /**
@@ -83,12 +83,12 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
  */
 export async function rejoinRecentRoom(ctx: Ctx, clientId: string): Promise<string[]> {
   const { db, config } = ctx.deps;
-  const res = await db.send(new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true, ProjectionExpression: 'lastRoom' }));
+  const res = await db.send(
+    new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true, ProjectionExpression: 'lastRoom' }),
+  );
   const last = res.Item?.lastRoom as { cid: string; leftAt: number } | undefined;
   if (!last) return [];
-  await db.send(
-    new UpdateCommand({ TableName: config.tables.presence, Key: { clientId }, UpdateExpression: 'REMOVE lastRoom' }),
-  );
+  await db.send(new UpdateCommand({ TableName: config.tables.presence, Key: { clientId }, UpdateExpression: 'REMOVE lastRoom' }));
   if (ctx.now - last.leftAt > ROOM_REJOIN_WINDOW_MS) return [];
   const conv = await getConversation(ctx, last.cid);
   if (!conv?.transient) return [];
@@ -99,16 +99,16 @@ export async function rejoinRecentRoom(ctx: Ctx, clientId: string): Promise<stri
 /** Forgets the room to rejoin (explicit quit or logout). */
 export async function forgetRoom(ctx: Ctx, clientId: string): Promise<void> {
   const { db, config } = ctx.deps;
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.presence,
-      Key: { clientId },
-      UpdateExpression: 'REMOVE lastRoom',
-      ConditionExpression: 'attribute_exists(clientId)',
-    }),
-  ).catch((err: unknown) => {
-    if (!isConditionFailed(err)) throw err;
-  });
+  await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.presence,
+        Key: { clientId },
+        UpdateExpression: 'REMOVE lastRoom',
+        ConditionExpression: 'attribute_exists(clientId)',
+      }),
+    ),
+  );
 }
 
 /** Live occupants, one Query page at a time (expired entries skipped). */

@@ -122,7 +122,8 @@ export function defineAction<A extends Action>(
     let outcome: Outcome | undefined;
     let error: ErrorBody | undefined;
     try {
-      if (idCheck && !idCheck.success) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'id must be a string or integer of at most 64 characters');
+      if (idCheck && !idCheck.success)
+        throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'id must be a string or integer of at most 64 characters');
       const req = parseOrThrow(schemas[action], frame) as Request<A>;
       let result: object;
       if (spec.session) {
@@ -161,7 +162,10 @@ export function defineAction<A extends Action>(
  * A worker (lib/routes.ts WORKERS): invoked asynchronously with a JSON payload, never by a
  * client. Failures throw, so Lambda's asynchronous retries apply.
  */
-export function defineWorker<P extends object>(name: string, run: (ctx: Ctx, payload: P) => Promise<object>): {
+export function defineWorker<P extends object>(
+  name: string,
+  run: (ctx: Ctx, payload: P) => Promise<object>,
+): {
   handle: (payload: P, deps: Deps) => Promise<object>;
   handler: (payload: P) => Promise<object>;
 } {

@@ -13,7 +13,10 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const requestId = z.union([
   z.string().min(1).max(64),
-  z.number().int().refine((n) => Number.isSafeInteger(n) && String(n).length <= 64, 'id out of range'),
+  z
+    .number()
+    .int()
+    .refine((n) => Number.isSafeInteger(n) && String(n).length <= 64, 'id out of range'),
 ]);
 export type RequestId = z.infer<typeof requestId>;
 
@@ -126,7 +129,10 @@ export type Action = keyof Schemas;
 export type Request<A extends Action> = z.output<Schemas[A]>;
 
 function describe(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
   return path ? `${path}: ${issue.message}` : issue.message;
 }
 

@@ -4,8 +4,8 @@
  * 100 recipients come back from a single BatchGetItem.
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, type Item } from '../adapters/dynamo';
-import { ImError, isConditionFailed } from './errors';
+import { batchGetAll, setMapEntry, type Item } from '../adapters/dynamo';
+import { ImError, isConditionFailed, applied } from './errors';
 import type { Ctx } from './route';
 import type { WireProtocol } from './subprotocols';
 
@@ -67,9 +67,7 @@ export async function putConnection(ctx: Ctx, record: { connectedAt: number; sou
 
 export async function getConnection(ctx: Ctx, connectionId = ctx.connectionId): Promise<ConnectionRecord | undefined> {
   const { db, config } = ctx.deps;
-  const res = await db.send(
-    new GetCommand({ TableName: config.tables.connections, Key: { connectionId }, ConsistentRead: true }),
-  );
+  const res = await db.send(new GetCommand({ TableName: config.tables.connections, Key: { connectionId }, ConsistentRead: true }));
   const item = res.Item as ConnectionRecord | undefined;
   return item && isLive(ctx, item.expiresAt) ? item : undefined;
 }
@@ -93,10 +91,7 @@ export async function requireSession(ctx: Ctx): Promise<Session> {
  * Binds the connection to a client. The condition makes two concurrent `open`s with different
  * clients on one connection impossible: the loser gets 4103.
  */
-export async function bindConnection(
-  ctx: Ctx,
-  session: Omit<Session, 'connectionId'>,
-): Promise<void> {
+export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectionId'>): Promise<void> {
   const { db, config } = ctx.deps;
   try {
     await db.send(
@@ -142,16 +137,16 @@ export async function setConnectionDevice(ctx: Ctx, deviceKey: string): Promise<
 /** `close`: the connection stays up but no longer belongs to a client. */
 export async function unbindConnection(ctx: Ctx): Promise<void> {
   const { db, config } = ctx.deps;
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.connections,
-      Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey',
-      ConditionExpression: 'attribute_exists(connectionId)',
-    }),
-  ).catch((err: unknown) => {
-    if (!isConditionFailed(err)) throw err;
-  });
+  await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.connections,
+        Key: { connectionId: ctx.connectionId },
+        UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey',
+        ConditionExpression: 'attribute_exists(connectionId)',
+      }),
+    ),
+  );
 }
 
 export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<void> {
@@ -162,39 +157,7 @@ export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<
 /** Adds a connection to its client's presence item, creating the item on first use. */
 export async function addPresence(ctx: Ctx, clientId: string, connectionId: string, entry: PresenceEntry): Promise<void> {
   const { db, config } = ctx.deps;
-  const table = config.tables.presence;
-  // A map entry can only be set inside an existing map; the item is created by a conditional
-  // put when absent, and a racing creator makes us retry the update.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await db.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { clientId },
-          UpdateExpression: 'SET conns.#c = :e, expiresAt = :x',
-          ConditionExpression: 'attribute_exists(conns)',
-          ExpressionAttributeNames: { '#c': connectionId },
-          ExpressionAttributeValues: { ':e': entry, ':x': entry.expiresAt },
-        }),
-      );
-      return;
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-    }
-    try {
-      await db.send(
-        new PutCommand({
-          TableName: table,
-          Item: { clientId, conns: { [connectionId]: entry }, expiresAt: entry.expiresAt },
-          ConditionExpression: 'attribute_not_exists(clientId)',
-        }),
-      );
-      return;
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-    }
-  }
-  throw new Error('presence item kept changing under concurrent writers');
+  await setMapEntry(db, config.tables.presence, { clientId }, 'conns', connectionId, entry, { expiresAt: entry.expiresAt });
 }
 
 /** Removes connections from a client's presence (no-op when they are not there). */
@@ -203,17 +166,17 @@ export async function removePresence(ctx: Ctx, clientId: string, connectionIds: 
   const { db, config } = ctx.deps;
   const names: Record<string, string> = {};
   connectionIds.forEach((c, i) => (names[`#c${i}`] = c));
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.presence,
-      Key: { clientId },
-      UpdateExpression: 'REMOVE ' + connectionIds.map((_, i) => `conns.#c${i}`).join(', '),
-      ConditionExpression: 'attribute_exists(conns)',
-      ExpressionAttributeNames: names,
-    }),
-  ).catch((err: unknown) => {
-    if (!isConditionFailed(err)) throw err;
-  });
+  await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.presence,
+        Key: { clientId },
+        UpdateExpression: 'REMOVE ' + connectionIds.map((_, i) => `conns.#c${i}`).join(', '),
+        ConditionExpression: 'attribute_exists(conns)',
+        ExpressionAttributeNames: names,
+      }),
+    ),
+  );
 }
 
 function liveEntries(ctx: Ctx, item: Item | undefined): { live: LiveConnection[]; expired: string[] } {
@@ -237,7 +200,11 @@ export async function getPresence(ctx: Ctx, clientId: string): Promise<{ live: L
 /** Live connections of many clients: one BatchGetItem per 100 clients. */
 export async function livePresence(ctx: Ctx, clientIds: string[]): Promise<Map<string, LiveConnection[]>> {
   const { db, config } = ctx.deps;
-  const items = await batchGetAll(db, config.tables.presence, clientIds.map((clientId) => ({ clientId })));
+  const items = await batchGetAll(
+    db,
+    config.tables.presence,
+    clientIds.map((clientId) => ({ clientId })),
+  );
   const out = new Map<string, LiveConnection[]>();
   for (const item of items) {
     const { live } = liveEntries(ctx, item);

@@ -80,7 +80,11 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
   return new WithFollowUp(result, async () => {
     if (req.deviceToken) {
       try {
-        const key = await registerDevice(ctx, clientId, { deviceToken: req.deviceToken, pushPlatform: req.pushPlatform, deviceId: req.deviceId });
+        const key = await registerDevice(ctx, clientId, {
+          deviceToken: req.deviceToken,
+          pushPlatform: req.pushPlatform,
+          deviceId: req.deviceId,
+        });
         if (key) await setConnectionDevice(ctx, key);
       } catch (err) {
         // The session works without push; the next open registers again.

@@ -19,7 +19,12 @@ export interface Signature {
 export const SIGNATURE_WINDOW_MS = 6 * 3600 * 1000;
 
 /** The signed string for an action (the application server computes the same). */
-export function signedString(appId: string, action: SignedAction, clientId: string, opts: { cid?: string; members?: string[]; timestamp: number; nonce: string }): string {
+export function signedString(
+  appId: string,
+  action: SignedAction,
+  clientId: string,
+  opts: { cid?: string; members?: string[]; timestamp: number; nonce: string },
+): string {
   const members = [...(opts.members ?? [])].sort().join(':');
   const { timestamp, nonce } = opts;
   switch (action) {
@@ -46,7 +51,14 @@ export function signAction(
 ): Signature {
   const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
   const nonce = opts.nonce ?? randomBytes(12).toString('base64url');
-  return { signature: sign(opts.masterKey, signedString(opts.appId, action, opts.clientId, { cid: opts.cid, members: opts.members, timestamp, nonce })), timestamp, nonce };
+  return {
+    signature: sign(
+      opts.masterKey,
+      signedString(opts.appId, action, opts.clientId, { cid: opts.cid, members: opts.members, timestamp, nonce }),
+    ),
+    timestamp,
+    nonce,
+  };
 }
 
 /** Seconds, or milliseconds when ≥ 10^12. */
@@ -72,7 +84,8 @@ export async function verifySignature(
     ctx.log.error('IM_SIGNATURE_REQUIRED=true but no master key is configured: refusing every signed action');
     throw new ImError(name, 'signature verification is not configured on this server');
   }
-  if (Math.abs(ctx.now - timestampMs(sig.timestamp)) > SIGNATURE_WINDOW_MS) throw new ImError(name, 'signature timestamp is outside the 6 hour window');
+  if (Math.abs(ctx.now - timestampMs(sig.timestamp)) > SIGNATURE_WINDOW_MS)
+    throw new ImError(name, 'signature timestamp is outside the 6 hour window');
   const text = signedString(config.appId, action, clientId, { ...opts, timestamp: sig.timestamp, nonce: sig.nonce });
   const given = Buffer.from(sig.signature.toLowerCase(), 'utf8');
   const matches = keys.some((key) => {
@@ -81,6 +94,6 @@ export async function verifySignature(
   });
   if (!matches) throw new ImError(name, 'signature does not match');
   // Remembered a little longer than the window, so a nonce can never be replayed inside it.
-  const fresh = await claimKey(ctx, `nonce#${clientId}#${sig.nonce}`, {}, { ttlSeconds: 2 * SIGNATURE_WINDOW_MS / 1000 });
+  const fresh = await claimKey(ctx, `nonce#${clientId}#${sig.nonce}`, {}, { ttlSeconds: (2 * SIGNATURE_WINDOW_MS) / 1000 });
   if (!fresh) throw new ImError(name, 'signature nonce was already used');
 }

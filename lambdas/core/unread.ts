@@ -19,10 +19,17 @@ export interface UnreadEntry {
 }
 
 /** Unread count and last message of each given conversation (all of them, zero counts included). */
-export async function unreadCounts(ctx: Ctx, clientId: string, memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[]): Promise<UnreadEntry[]> {
+export async function unreadCounts(
+  ctx: Ctx,
+  clientId: string,
+  memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[],
+): Promise<UnreadEntry[]> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return [];
-  const progress = await conversationProgress(ctx, memberships.map((m) => m.cid));
+  const progress = await conversationProgress(
+    ctx,
+    memberships.map((m) => m.cid),
+  );
   return mapLimit(memberships, 8, async (m): Promise<UnreadEntry> => {
     if ((progress.get(m.cid)?.lastSeq ?? 0) <= m.readSeq) return { cid: m.cid, unread: 0, lastMessage: null };
     const res = await db.send(
@@ -44,6 +51,10 @@ export async function unreadCounts(ctx: Ctx, clientId: string, memberships: Pick
 }
 
 /** The `unread` event's list at login: conversations with unread messages only. */
-export async function unreadSummary(ctx: Ctx, clientId: string, memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[]): Promise<UnreadEntry[]> {
+export async function unreadSummary(
+  ctx: Ctx,
+  clientId: string,
+  memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[],
+): Promise<UnreadEntry[]> {
   return (await unreadCounts(ctx, clientId, memberships)).filter((e) => e.unread > 0);
 }

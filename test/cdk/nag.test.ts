@@ -18,7 +18,10 @@ test.each<[string, ImStackProps]>([
   [
     'push and signatures on',
     {
-      push: { apnsPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS/x', apnsSandboxPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/x' },
+      push: {
+        apnsPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS/x',
+        apnsSandboxPlatformArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/x',
+      },
       signatures: { required: true },
     },
   ],

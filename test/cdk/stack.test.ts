@@ -31,7 +31,9 @@ test('a WebSocket API routing on the frame action, with every route of the route
 test('one Node 24 arm64 function per route, each with its own role', () => {
   const fns = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
   const routeFns = fns.filter((f) => String(f.Properties.Description ?? '').startsWith('IM route '));
-  expect(routeFns.map((f) => String(f.Properties.Description).slice('IM route '.length)).sort()).toEqual(ROUTES.map((r) => r.routeKey).sort());
+  expect(routeFns.map((f) => String(f.Properties.Description).slice('IM route '.length)).sort()).toEqual(
+    ROUTES.map((r) => r.routeKey).sort(),
+  );
   for (const f of routeFns) {
     expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 29 });
   }
@@ -52,7 +54,11 @@ test('tables are on-demand with point-in-time recovery, TTL and indexes from lib
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
       ...(def.ttlAttribute ? { TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } } : {}),
       ...(def.indexes
-        ? { GlobalSecondaryIndexes: def.indexes.map((ix) => Match.objectLike({ IndexName: ix.name, Projection: { ProjectionType: ix.projection } })) }
+        ? {
+            GlobalSecondaryIndexes: def.indexes.map((ix) =>
+              Match.objectLike({ IndexName: ix.name, Projection: { ProjectionType: ix.projection } }),
+            ),
+          }
         : {}),
     });
   }
@@ -65,7 +71,8 @@ test('each function may touch only the tables and actions its route declares', (
     const fn = stack.functions.get(route.routeKey)!;
     const roleId = stack.getLogicalId(fn.role!.node.defaultChild as never);
     const policy = policies.find((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId));
-    const statements = (policy?.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] } | undefined)?.Statement ?? [];
+    const statements =
+      (policy?.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] } | undefined)?.Statement ?? [];
     const granted = new Map<string, Set<string>>();
     let manage = false;
     for (const s of statements) {
@@ -87,7 +94,10 @@ test('each function may touch only the tables and actions its route declares', (
     }
     const expected = new Map(Object.entries(route.tables).map(([t, a]) => [t, new Set(actionsFor(a))]));
     for (const t of route.scans ?? []) expected.get(t)!.add('dynamodb:Scan');
-    expect({ route: route.routeKey, tables: [...granted.keys()].sort() }).toEqual({ route: route.routeKey, tables: [...expected.keys()].sort() });
+    expect({ route: route.routeKey, tables: [...granted.keys()].sort() }).toEqual({
+      route: route.routeKey,
+      tables: [...expected.keys()].sort(),
+    });
     for (const [t, acts] of expected) expect([...granted.get(t)!].sort()).toEqual([...acts].sort());
     expect({ route: route.routeKey, manage }).toEqual({ route: route.routeKey, manage: route.postsToConnections });
   }
@@ -148,10 +158,18 @@ describe('push', () => {
     expect(worker).toBeDefined();
     t.hasResourceProperties('AWS::Lambda::Function', {
       Description: 'IM route send',
-      Environment: { Variables: Match.objectLike({ IM_WORKER_PUSH: { Ref: s.getLogicalId(worker.node.defaultChild as never) }, IM_APNS_PLATFORM_ARN: APP }) },
+      Environment: {
+        Variables: Match.objectLike({
+          IM_WORKER_PUSH: { Ref: s.getLogicalId(worker.node.defaultChild as never) },
+          IM_APNS_PLATFORM_ARN: APP,
+        }),
+      },
     });
     const sns = statementsOf(t).filter((st) => ([] as string[]).concat(st.Action).some((a) => a.startsWith('sns:')));
-    const endpoints = [`arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/my-app/*`, `arn:aws:sns:eu-west-1:123456789012:endpoint/APNS_SANDBOX/my-app/*`];
+    const endpoints = [
+      `arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/my-app/*`,
+      `arn:aws:sns:eu-west-1:123456789012:endpoint/APNS_SANDBOX/my-app/*`,
+    ];
     for (const st of sns) {
       const actions = ([] as string[]).concat(st.Action);
       const resources = ([] as unknown[]).concat(st.Resource);
@@ -176,7 +194,9 @@ describe('signatures', () => {
     const t = Template.fromStack(s);
     t.resourceCountIs('AWS::SecretsManager::Secret', 1);
     const secretId = s.getLogicalId(s.masterKeySecret!.node.defaultChild as never);
-    const verifying = ROUTES.filter((r) => r.verifiesSignatures).map((r) => r.routeKey).sort();
+    const verifying = ROUTES.filter((r) => r.verifiesSignatures)
+      .map((r) => r.routeKey)
+      .sort();
     expect(verifying).toEqual(['create', 'invite', 'join', 'kick', 'open']);
     const policies = Object.values(t.findResources('AWS::IAM::Policy')) as Resource[];
     for (const route of ROUTES) {
@@ -187,8 +207,15 @@ describe('signatures', () => {
         route: route.routeKey,
         reads: route.verifiesSignatures === true,
       });
-      const env = (t.findResources('AWS::Lambda::Function')[s.getLogicalId(fn.node.defaultChild as never)]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
-      expect({ route: route.routeKey, required: env.IM_SIGNATURE_REQUIRED }).toEqual({ route: route.routeKey, required: route.verifiesSignatures ? 'true' : undefined });
+      const env = (
+        t.findResources('AWS::Lambda::Function')[s.getLogicalId(fn.node.defaultChild as never)]!.Properties as {
+          Environment: { Variables: Record<string, unknown> };
+        }
+      ).Environment.Variables;
+      expect({ route: route.routeKey, required: env.IM_SIGNATURE_REQUIRED }).toEqual({
+        route: route.routeKey,
+        required: route.verifiesSignatures ? 'true' : undefined,
+      });
       expect(JSON.stringify(env)).not.toMatch(/IM_MASTER_KEY"/);
     }
   });

@@ -21,7 +21,11 @@ export function useStack(opts: LocalStackOptions = {}): StackHandle {
   let clients: TestClient[] = [];
   beforeAll(async () => {
     // Rate limits off unless a test sets them: tests send faster than any person.
-    stack = await startLocalStack({ dataDir: ':memory:', ...opts, env: { IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0', ...opts.env } });
+    stack = await startLocalStack({
+      dataDir: ':memory:',
+      ...opts,
+      env: { IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0', ...opts.env },
+    });
   });
   afterEach(async () => {
     await Promise.all(clients.map((c) => c.close()));

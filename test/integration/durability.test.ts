@@ -35,7 +35,8 @@ function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string
   });
 }
 
-const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+const exited = (p: ChildProcess) =>
+  new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
 
 describe('durability of the local runtime', () => {
   let dir: string;
@@ -77,7 +78,8 @@ describe('durability of the local runtime', () => {
     const delivered: string[] = [];
     while (delivered.length < ids.length) {
       const batch: string[] = [];
-      for (let i = 0; i < Math.min(100, ids.length - delivered.length); i++) batch.push(((await current.event('message')).message as { id: string }).id);
+      for (let i = 0; i < Math.min(100, ids.length - delivered.length); i++)
+        batch.push(((await current.event('message')).message as { id: string }).id);
       delivered.push(...batch);
       await current.ok('ack', { cid, messageIds: batch });
       await current.close();

@@ -15,7 +15,8 @@ const byCid = () => new Map([c1, c2, c3].map((c) => [c.cid, c]));
 beforeAll(async () => {
   a = await TestClient.open(h.url, 'A');
   const b = await TestClient.open(h.url, 'B');
-  c1 = (await a.ok('create', { name: 'alpha', members: ['B'], attributes: { type: 1, tags: ['x', 'y'], level: 3, nested: { k: 'v' } } })).conversation as Conv;
+  c1 = (await a.ok('create', { name: 'alpha', members: ['B'], attributes: { type: 1, tags: ['x', 'y'], level: 3, nested: { k: 'v' } } }))
+    .conversation as Conv;
   await new Promise((r) => setTimeout(r, 5));
   c2 = (await a.ok('create', { name: 'beta', members: ['C', 'D'], attributes: { type: 2, level: 5 } })).conversation as Conv;
   await new Promise((r) => setTimeout(r, 5));

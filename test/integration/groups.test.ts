@@ -75,7 +75,7 @@ describe('group chat (seed chapter 群组聊天)', () => {
       await c[id]!.request('ping');
       const [invited, ...rest] = c[id]!.frames.filter((f) => membershipEvents.includes(String(f.event)));
       expect(invited).toMatchObject({ event: 'invited', cid, by: Tom, conversation: { cid, name } });
-      expect(((invited!.conversation as Conv).members).sort()).toEqual([Tom, Bob, Mary, Alex, Ben, Chad].sort());
+      expect((invited!.conversation as Conv).members.sort()).toEqual([Tom, Bob, Mary, Alex, Ben, Chad].sort());
       expect(rest).toEqual([added]);
       c[id]!.frames.length = 0;
     }
@@ -89,7 +89,9 @@ describe('group chat (seed chapter 群组聊天)', () => {
     // Tom kicks Chad (and Jade, who is no longer a member).
     const kick = await c[Tom]!.ok('kick', { cid, members: [Chad, Jade] });
     expect(kick.removed).toEqual([Chad]);
-    expect(kick.failed).toEqual([{ clientId: Jade, code: 4317, name: 'MEMBERSHIP_REQUIRED', message: 'not a member of this conversation' }]);
+    expect(kick.failed).toEqual([
+      { clientId: Jade, code: 4317, name: 'MEMBERSHIP_REQUIRED', message: 'not a member of this conversation' },
+    ]);
     await expectMembershipEvents(c[Chad]!, [{ event: 'kicked', cid, by: Tom }]);
     for (const id of [Tom, Bob, Mary, Alex, Ben]) {
       await expectMembershipEvents(c[id]!, [{ event: 'membersRemoved', cid, members: [Chad], by: Tom }]);
@@ -134,7 +136,15 @@ describe('membership errors and policies', () => {
   test('unknown conversation → 4303 for join, quit, invite, kick, mute, unmute, count', async () => {
     const [Tom] = h.names('Tom');
     const tom = h.track(await TestClient.open(h.url, Tom));
-    for (const [action, extra] of [['join', {}], ['quit', {}], ['invite', { members: ['x'] }], ['kick', { members: ['x'] }], ['mute', {}], ['unmute', {}], ['count', {}]] as const) {
+    for (const [action, extra] of [
+      ['join', {}],
+      ['quit', {}],
+      ['invite', { members: ['x'] }],
+      ['kick', { members: ['x'] }],
+      ['mute', {}],
+      ['unmute', {}],
+      ['count', {}],
+    ] as const) {
       const r = await tom.request(action, { cid: missing, ...extra });
       expect({ action, error: r.error?.code }).toEqual({ action, error: 4303 });
     }
@@ -146,7 +156,10 @@ describe('membership errors and policies', () => {
     const bob = h.track(await TestClient.open(h.url, Bob));
     const eve = h.track(await TestClient.open(h.url, Eve));
     const conv = (await tom.ok('create', { members: [Bob] })).conversation as Conv;
-    expect((await eve.request('invite', { cid: conv.cid, members: [Eve] })).error).toMatchObject({ code: 4320, name: 'OPERATION_UNAUTHORIZED' });
+    expect((await eve.request('invite', { cid: conv.cid, members: [Eve] })).error).toMatchObject({
+      code: 4320,
+      name: 'OPERATION_UNAUTHORIZED',
+    });
     expect((await bob.request('kick', { cid: conv.cid, members: [Tom] })).error).toMatchObject({ code: 4320 });
     expect((await eve.request('mute', { cid: conv.cid })).error).toMatchObject({ code: 4320 });
     expect(await tom.ok('count', { cid: conv.cid })).toEqual({ count: 2 });
@@ -156,7 +169,10 @@ describe('membership errors and policies', () => {
     const [Tom, Late] = h.names('Tom', 'Late');
     const tom = h.track(await TestClient.open(h.url, Tom));
     const conv = (await tom.ok('create', { members: Array.from({ length: 497 }, (_, i) => `${Tom}-m${i}`) })).conversation as Conv;
-    expect((await tom.request('invite', { cid: conv.cid, members: ['a1', 'a2', 'a3'] })).error).toMatchObject({ code: 4304, name: 'CONVERSATION_FULL' });
+    expect((await tom.request('invite', { cid: conv.cid, members: ['a1', 'a2', 'a3'] })).error).toMatchObject({
+      code: 4304,
+      name: 'CONVERSATION_FULL',
+    });
     expect(await tom.ok('count', { cid: conv.cid })).toEqual({ count: 498 });
     expect((await tom.ok('invite', { cid: conv.cid, members: ['a1', 'a2'] })).added).toEqual(['a1', 'a2']);
     const late = h.track(await TestClient.open(h.url, Late));
@@ -174,11 +190,25 @@ describe('membership errors and policies', () => {
     await h.stack.deps.db.send(
       new PutCommand({
         TableName: h.stack.config.tables.conversations,
-        Item: { cid, creator: Tom, attributes: {}, transient: true, unique: false, createdAt: 1, updatedAt: 1, lastMessageAt: null, lastSeq: 0, memberCount: 0 },
+        Item: {
+          cid,
+          creator: Tom,
+          attributes: {},
+          transient: true,
+          unique: false,
+          createdAt: 1,
+          updatedAt: 1,
+          lastMessageAt: null,
+          lastSeq: 0,
+          memberCount: 0,
+        },
       }),
     );
     for (const action of ['invite', 'kick']) {
-      expect((await tom.request(action, { cid, members: ['x'] })).error).toMatchObject({ code: 4314, name: 'NORMAL_CONVERSATION_REQUIRED' });
+      expect((await tom.request(action, { cid, members: ['x'] })).error).toMatchObject({
+        code: 4314,
+        name: 'NORMAL_CONVERSATION_REQUIRED',
+      });
     }
   });
 

@@ -29,7 +29,11 @@ async function pushes(): Promise<Push[]> {
 }
 
 function sns(): SNSClient {
-  return new SNSClient({ endpoint: `http://127.0.0.1:${h.stack.port}/_local/sns`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  return new SNSClient({
+    endpoint: `http://127.0.0.1:${h.stack.port}/_local/sns`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 }
 
 async function devicesOf(clientId: string): Promise<Record<string, { token: string; endpointArn: string }>> {
@@ -160,7 +164,9 @@ describe('device registration', () => {
     const [Bob, Tom] = h.names('Bob', 'Tom');
     const token = newToken();
     const client = sns();
-    const pre = await client.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: LOCAL_APNS_APP, Token: token, CustomUserData: 'somebody-else' }));
+    const pre = await client.send(
+      new CreatePlatformEndpointCommand({ PlatformApplicationArn: LOCAL_APNS_APP, Token: token, CustomUserData: 'somebody-else' }),
+    );
     await offlineWithDevice(Bob, { deviceToken: token });
     const attrs = (await client.send(new GetEndpointAttributesCommand({ EndpointArn: pre.EndpointArn }))).Attributes!;
     expect(attrs).toMatchObject({ CustomUserData: Bob, Enabled: 'true', Token: token });

@@ -11,7 +11,8 @@ beforeEach(() => {
 
 type Conv = { cid: string; members?: string[]; transient: boolean };
 const open = async (id: string, extra: Frame = {}) => h.track(await TestClient.open(h.url, id, extra));
-const roomOf = async (c: TestClient, fields: Frame = {}) => (await c.ok('create', { transient: true, name: 'live', ...fields })).conversation as Conv;
+const roomOf = async (c: TestClient, fields: Frame = {}) =>
+  (await c.ok('create', { transient: true, name: 'live', ...fields })).conversation as Conv;
 const count = async (c: TestClient, cid: string) => (await c.ok('count', { cid })).count;
 
 describe('chat rooms', () => {
@@ -46,7 +47,10 @@ describe('chat rooms', () => {
     // History is for those in the room.
     expect(((await viewer.ok('query', { cid: room.cid })).messages as { data: string }[]).map((m) => m.data)).toEqual(['666']);
     expect((await other.request('query', { cid: room.cid })).error?.code).toBe(4312);
-    expect((await other.request('send', { cid: room.cid, data: 'x' })).error).toMatchObject({ code: 4401, message: 'not in this chat room' });
+    expect((await other.request('send', { cid: room.cid, data: 'x' })).error).toMatchObject({
+      code: 4401,
+      message: 'not in this chat room',
+    });
     // find never reports room members.
     const found = (await other.ok('find', { where: { cid: room.cid } })).conversations as Conv[];
     expect(found[0]!.members).toBeUndefined();
@@ -73,7 +77,12 @@ describe('chat rooms', () => {
     const [Host] = h.names('Host');
     const host = await open(Host);
     const room = await roomOf(host);
-    for (const [action, extra] of [['invite', { members: ['x'] }], ['kick', { members: ['x'] }], ['mute', {}], ['unmute', {}]] as const) {
+    for (const [action, extra] of [
+      ['invite', { members: ['x'] }],
+      ['kick', { members: ['x'] }],
+      ['mute', {}],
+      ['unmute', {}],
+    ] as const) {
       expect({ action, code: (await host.request(action, { cid: room.cid, ...extra })).error?.code }).toEqual({ action, code: 4314 });
     }
     expect((await host.request('join', { cid: '000000000000000000000000' })).error?.code).toBe(4303);
@@ -131,7 +140,13 @@ describe('chat rooms', () => {
     await h.stack.deps.db.send(
       new PutCommand({
         TableName: h.stack.config.tables.rooms,
-        Item: { cid: room.cid, connectionId: 'ZGVhZC1jb25uZWN0aW9u', clientId: 'ghost', joinedAt: 1, expiresAt: Math.floor(clock / 1000) + 3600 },
+        Item: {
+          cid: room.cid,
+          connectionId: 'ZGVhZC1jb25uZWN0aW9u',
+          clientId: 'ghost',
+          joinedAt: 1,
+          expiresAt: Math.floor(clock / 1000) + 3600,
+        },
       }),
     );
     expect(await count(host, room.cid)).toBe(4);

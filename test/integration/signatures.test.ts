@@ -35,7 +35,11 @@ test('create: members sorted in the signed string; a wrong one → 4302', async 
   const [Tom, Bob, Alex] = h.names('Tom', 'Bob', 'Alex');
   const c = h.track(await TestClient.open(h.url, Tom, { signature: openSig(Tom) }));
   const timestamp = Math.floor(Date.now() / 1000);
-  const good = { signature: sign(KEY, signedString(APP, 'create', Tom, { members: [Bob, Alex], timestamp, nonce: 'c1' })), timestamp, nonce: 'c1' };
+  const good = {
+    signature: sign(KEY, signedString(APP, 'create', Tom, { members: [Bob, Alex], timestamp, nonce: 'c1' })),
+    timestamp,
+    nonce: 'c1',
+  };
   expect(signedString(APP, 'create', Tom, { members: ['b', 'a'], timestamp: 1, nonce: 'x' })).toBe(`${APP}:${Tom}:a:b:1:x`);
   expect((await c.request('create', { members: [Bob] })).error).toMatchObject({ code: 4302, name: 'CONVERSATION_SIGNATURE_FAILED' });
   expect((await c.request('create', { members: [Bob], signature: good })).error?.code).toBe(4302);
@@ -43,7 +47,9 @@ test('create: members sorted in the signed string; a wrong one → 4302', async 
 });
 
 describe('key rotation and the sign CLI', () => {
-  const r = useStack({ env: { IM_LOG_LEVEL: 'silent', IM_SIGNATURE_REQUIRED: 'true', IM_MASTER_KEY: 'new-key', IM_MASTER_KEY_PREVIOUS: KEY, IM_APP_ID: APP } });
+  const r = useStack({
+    env: { IM_LOG_LEVEL: 'silent', IM_SIGNATURE_REQUIRED: 'true', IM_MASTER_KEY: 'new-key', IM_MASTER_KEY_PREVIOUS: KEY, IM_APP_ID: APP },
+  });
 
   test('signatures made with the previous key are still accepted during a rotation', async () => {
     const [Tom, Bob] = r.names('Tom', 'Bob');

@@ -10,7 +10,16 @@ const h = useStack();
 const open = async (clientId: string, extra: Frame = {}) => h.track(await TestClient.open(h.url, clientId, extra));
 
 type Conversation = { cid: string; members: string[]; creator: string; attributes: Record<string, unknown> };
-type Message = { id: string; cid: string; from: string; data: string; timestamp: number; seq?: number; transient?: boolean; offline?: boolean };
+type Message = {
+  id: string;
+  cid: string;
+  from: string;
+  data: string;
+  timestamp: number;
+  seq?: number;
+  transient?: boolean;
+  offline?: boolean;
+};
 
 async function conversationOf(tom: TestClient, members: string[], extra: Frame = {}): Promise<Conversation> {
   const r = await tom.ok('create', { members, ...extra });

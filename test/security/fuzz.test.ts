@@ -23,9 +23,72 @@ function rng(seed: number): () => number {
   };
 }
 
-const ACTIONS = ['ping', 'open', 'close', 'create', 'send', 'ack', 'read', 'query', 'join', 'quit', 'invite', 'kick', 'mute', 'unmute', 'count', 'find'];
-const FIELDS = ['clientId', 'cid', 'data', 'members', 'messageIds', 'messageId', 'attributes', 'name', 'where', 'sort', 'limit', 'skip', 'before', 'transient', 'unique', 'receipt', 'clientMsgId', 'pushData', 'tag', 'deviceId', 'deviceToken', 'pushPlatform', 'unreadMode', 'reconnect', 'signature', 'id'];
-const STRINGS = ['', 'Tom', 'a b', '$where', '__proto__', 'constructor', '\u0000', '\u202e', '\ud800', '😀'.repeat(50), '中'.repeat(2000), '"; DROP TABLE', ':v', '#k', 'x'.repeat(70), '<script>', 'AAAAAAAAAAAA.1', '000000000000000000000000'];
+const ACTIONS = [
+  'ping',
+  'open',
+  'close',
+  'create',
+  'send',
+  'ack',
+  'read',
+  'query',
+  'join',
+  'quit',
+  'invite',
+  'kick',
+  'mute',
+  'unmute',
+  'count',
+  'find',
+];
+const FIELDS = [
+  'clientId',
+  'cid',
+  'data',
+  'members',
+  'messageIds',
+  'messageId',
+  'attributes',
+  'name',
+  'where',
+  'sort',
+  'limit',
+  'skip',
+  'before',
+  'transient',
+  'unique',
+  'receipt',
+  'clientMsgId',
+  'pushData',
+  'tag',
+  'deviceId',
+  'deviceToken',
+  'pushPlatform',
+  'unreadMode',
+  'reconnect',
+  'signature',
+  'id',
+];
+const STRINGS = [
+  '',
+  'Tom',
+  'a b',
+  '$where',
+  '__proto__',
+  'constructor',
+  '\u0000',
+  '\u202e',
+  '\ud800',
+  '😀'.repeat(50),
+  '中'.repeat(2000),
+  '"; DROP TABLE',
+  ':v',
+  '#k',
+  'x'.repeat(70),
+  '<script>',
+  'AAAAAAAAAAAA.1',
+  '000000000000000000000000',
+];
 
 export function generator(seed: number) {
   const r = rng(seed);
@@ -49,7 +112,8 @@ export function generator(seed: number) {
         return Array.from({ length: Math.floor(r() * 5) }, () => value(depth + 1));
       case 7: {
         const o: Record<string, unknown> = {};
-        for (let i = Math.floor(r() * 4); i > 0; i--) o[r() < 0.2 ? pick(['__proto__', 'constructor', '$gt', '$or', 'a.b']) : pick(FIELDS)] = value(depth + 1);
+        for (let i = Math.floor(r() * 4); i > 0; i--)
+          o[r() < 0.2 ? pick(['__proto__', 'constructor', '$gt', '$or', 'a.b']) : pick(FIELDS)] = value(depth + 1);
         return o;
       }
       case 8: {
@@ -141,7 +205,8 @@ test(`${FRAMES} generated frames: alive, every id answered once, nothing leaked,
   const byCid = new Map(convs.map((c) => [c.cid as string, c]));
   const counts = new Map<string, number>();
   for (const m of members) counts.set(m.cid as string, (counts.get(m.cid as string) ?? 0) + 1);
-  for (const c of convs) if (!c.transient) expect({ cid: c.cid, members: c.memberCount }).toEqual({ cid: c.cid, members: counts.get(c.cid as string) ?? 0 });
+  for (const c of convs)
+    if (!c.transient) expect({ cid: c.cid, members: c.memberCount }).toEqual({ cid: c.cid, members: counts.get(c.cid as string) ?? 0 });
   for (const cid of counts.keys()) expect(byCid.has(cid)).toBe(true);
   for (const m of messages) expect(m.seq as number).toBeLessThanOrEqual(byCid.get(m.cid as string)!.lastSeq as number);
 

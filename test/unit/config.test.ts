@@ -5,15 +5,30 @@ import { TABLES } from '../../lib/tables';
 
 test('configuration defaults follow PROTOCOL.md §14', () => {
   const c = configFromEnv({});
-  expect(c).toMatchObject({ appId: 'local-app', signatureRequired: false, maxMessageBytes: 5120, pushAlert: '您有新的消息', kickPolicy: 'creator' });
+  expect(c).toMatchObject({
+    appId: 'local-app',
+    signatureRequired: false,
+    maxMessageBytes: 5120,
+    pushAlert: '您有新的消息',
+    kickPolicy: 'creator',
+  });
   expect(c.tables.messages).toBe('im-messages');
 });
 
 test('configuration from the environment; nonsense falls back to defaults', () => {
-  const c = configFromEnv({ IM_APP_ID: 'app', IM_SIGNATURE_REQUIRED: 'true', IM_MAX_MESSAGE_BYTES: '100', IM_KICK_POLICY: 'member', IM_TABLE_MESSAGES: 'Stack-Messages-XYZ' });
+  const c = configFromEnv({
+    IM_APP_ID: 'app',
+    IM_SIGNATURE_REQUIRED: 'true',
+    IM_MAX_MESSAGE_BYTES: '100',
+    IM_KICK_POLICY: 'member',
+    IM_TABLE_MESSAGES: 'Stack-Messages-XYZ',
+  });
   expect(c).toMatchObject({ appId: 'app', signatureRequired: true, maxMessageBytes: 100, kickPolicy: 'member' });
   expect(c.tables.messages).toBe('Stack-Messages-XYZ');
-  expect(configFromEnv({ IM_MAX_MESSAGE_BYTES: '-5', IM_KICK_POLICY: 'anyone' })).toMatchObject({ maxMessageBytes: 5120, kickPolicy: 'creator' });
+  expect(configFromEnv({ IM_MAX_MESSAGE_BYTES: '-5', IM_KICK_POLICY: 'anyone' })).toMatchObject({
+    maxMessageBytes: 5120,
+    kickPolicy: 'creator',
+  });
 });
 
 test('mapLimit keeps order and never exceeds the limit', async () => {
@@ -35,6 +50,12 @@ test('local tables are created from the same definitions as the stack', () => {
     { AttributeName: 'cid', KeyType: 'HASH' },
     { AttributeName: 'clientId', KeyType: 'RANGE' },
   ]);
-  expect(input.GlobalSecondaryIndexes?.[0]).toMatchObject({ IndexName: 'byClient', KeySchema: [{ AttributeName: 'clientId', KeyType: 'HASH' }, { AttributeName: 'cid', KeyType: 'RANGE' }] });
+  expect(input.GlobalSecondaryIndexes?.[0]).toMatchObject({
+    IndexName: 'byClient',
+    KeySchema: [
+      { AttributeName: 'clientId', KeyType: 'HASH' },
+      { AttributeName: 'cid', KeyType: 'RANGE' },
+    ],
+  });
   expect(input.AttributeDefinitions).toHaveLength(2);
 });

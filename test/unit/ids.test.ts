@@ -9,7 +9,16 @@ test('stored message ids carry their sequence number', () => {
 });
 
 test('anything else has no sequence number', () => {
-  for (const id of [transientMessageId(), '', 'abc', 'AAAAAAAAAAAA.', 'AAAAAAAAAAAA.0', 'AAAAAAAAAAA.1', 'AAAAAAAAAAAA.-1', 'AAAAAAAAAAAA.zzzzzzzzzzz']) {
+  for (const id of [
+    transientMessageId(),
+    '',
+    'abc',
+    'AAAAAAAAAAAA.',
+    'AAAAAAAAAAAA.0',
+    'AAAAAAAAAAA.1',
+    'AAAAAAAAAAAA.-1',
+    'AAAAAAAAAAAA.zzzzzzzzzzz',
+  ]) {
     expect(seqOfMessageId(id)).toBeUndefined();
   }
 });

@@ -4,11 +4,25 @@ const base = { alert: '您有新的消息', badge: 3, cid: 'c'.repeat(24), messa
 const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v), 'utf8');
 
 test('alert, badge, sound, ids', () => {
-  expect(buildApnsPayload(base)).toEqual({ aps: { alert: '您有新的消息', badge: 3, sound: 'default' }, cid: base.cid, messageId: base.messageId });
+  expect(buildApnsPayload(base)).toEqual({
+    aps: { alert: '您有新的消息', badge: 3, sound: 'default' },
+    cid: base.cid,
+    messageId: base.messageId,
+  });
 });
 
 test('pushData: alert replaces the template, APNs keys go into aps, the rest is merged, ids and badge win', () => {
-  const pushData = { alert: 'Tom: hi', sound: 'ping.caf', category: 'MSG', 'thread-id': 't1', custom: { deep: [1] }, cid: 'forged', messageId: 'forged', badge: 99, aps: { x: 1 } };
+  const pushData = {
+    alert: 'Tom: hi',
+    sound: 'ping.caf',
+    category: 'MSG',
+    'thread-id': 't1',
+    custom: { deep: [1] },
+    cid: 'forged',
+    messageId: 'forged',
+    badge: 99,
+    aps: { x: 1 },
+  };
   const p = buildApnsPayload({ ...base, alert: alertFor(pushData, 'template'), pushData });
   expect(p).toEqual({
     custom: { deep: [1] },

@@ -10,7 +10,15 @@ import { handle as send } from '../../lambdas/send';
 
 function event(body: string): WsEvent {
   return {
-    requestContext: { routeKey: 'x', eventType: 'MESSAGE', connectionId: 'c1=', domainName: 'd', stage: 's', requestId: 'r', requestTimeEpoch: 0 },
+    requestContext: {
+      routeKey: 'x',
+      eventType: 'MESSAGE',
+      connectionId: 'c1=',
+      domainName: 'd',
+      stage: 's',
+      requestId: 'r',
+      requestTimeEpoch: 0,
+    },
     body,
   };
 }
@@ -38,7 +46,10 @@ const deps: Deps = {
 };
 
 test('a request with id gets exactly one reply as the route response', async () => {
-  expect(await ping(event('{"action":"ping","id":"p"}'), deps)).toEqual({ statusCode: 200, body: '{"reply":"ping","id":"p","ok":true,"result":{}}' });
+  expect(await ping(event('{"action":"ping","id":"p"}'), deps)).toEqual({
+    statusCode: 200,
+    body: '{"reply":"ping","id":"p","ok":true,"result":{}}',
+  });
 });
 
 test('without id: no reply body, even on error', async () => {
