@@ -1,5 +1,11 @@
 /** Offline push through the local SNS endpoint with the real SNS client (PROTOCOL.md §5, §11). */
-import { CreatePlatformEndpointCommand, GetEndpointAttributesCommand, SetEndpointAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
+import {
+  CreatePlatformEndpointCommand,
+  DeleteEndpointCommand,
+  GetEndpointAttributesCommand,
+  SetEndpointAttributesCommand,
+  SNSClient,
+} from '@aws-sdk/client-sns';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_APNS_APP } from '../../local/sns';
 import { TestClient, type Frame } from '../helpers/client';
@@ -192,6 +198,20 @@ describe('device registration', () => {
     await offlineWithDevice(Bob, { deviceToken: token });
     await tom.ok('send', { cid, data: 'y' });
     expect((await pushes()).map((p) => p.token)).toEqual([token]);
+    client.destroy();
+  });
+
+  test('an endpoint SNS no longer knows (NotFound) is removed', async () => {
+    const [Bob, Tom] = h.names('Bob', 'Tom');
+    await offlineWithDevice(Bob);
+    const arn = Object.values(await devicesOf(Bob))[0]!.endpointArn;
+    const client = sns();
+    await client.send(new DeleteEndpointCommand({ EndpointArn: arn }));
+    const tom = await open(Tom);
+    const cid = ((await tom.ok('create', { members: [Bob] })).conversation as { cid: string }).cid;
+    await tom.ok('send', { cid, data: 'x' });
+    expect(await pushes()).toEqual([]);
+    expect(await devicesOf(Bob)).toEqual({});
     client.destroy();
   });
 
