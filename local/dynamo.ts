@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { TABLES, TABLE_NAMES, type TableDef, type TableName } from '../lib/tables';
 
-// dynalite ships no types; this is the slice of its API used here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// dynalite ships no types (and no ES module): this is the slice of its API used here.
 const dynalite = require('dynalite') as (opts: Record<string, unknown>) => {
   listen(port: number, host: string, cb: (err?: Error) => void): void;
   close(cb: (err?: Error) => void): void;

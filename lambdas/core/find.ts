@@ -162,7 +162,10 @@ export async function findConversations(ctx: Ctx, req: Request<'find'>, session:
     };
     return where.some((branch) => matches(candidate, branch));
   });
-  const page = hits.sort(comparator(sortKeys) as never).slice(req.skip, req.skip + req.limit);
+  const compare = comparator(sortKeys);
+  const page = hits
+    .sort((a, b) => compare(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>))
+    .slice(req.skip, req.skip + req.limit);
   const muted = new Set(
     (
       await getMemberPairs(
