@@ -256,6 +256,8 @@ export class ImStack extends Stack {
         sourceMap: true,
         target: 'node24',
         format: OutputFormat.CJS,
+        // Prefer packages' ES module builds so esbuild can drop what a route does not import.
+        mainFields: ['module', 'main'],
         // The Lambda runtime ships AWS SDK v3.
         externalModules: ['@aws-sdk/*'],
       },
