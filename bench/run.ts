@@ -102,20 +102,27 @@ async function oneToOne(stack: LocalStack, n: number, window: number): Promise<R
   return report(`one-to-one, ${window} in flight: send → receive`, n, latencies, seconds, byOp);
 }
 
-/**
- * Group fan-out: `size` members all online, one sender, `n` messages one after another;
- * latency = send call → the last member's message event.
- */
-async function groupFanout(stack: LocalStack, size: number, n: number): Promise<Report> {
-  const ids = Array.from({ length: size }, (_, i) => `bench-g${size}-${i}`);
+/** Opens `ids` as clients, `batch` at a time. */
+async function openAll(stack: LocalStack, ids: string[], batch = 100): Promise<TestClient[]> {
   const clients: TestClient[] = [];
-  for (let i = 0; i < ids.length; i += 50)
-    clients.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => TestClient.open(stack.url, id)))));
-  const [sender, ...receivers] = clients;
-  const cid = ((await sender!.ok('create', { members: ids.slice(1) })).conversation as { cid: string }).cid;
-  await Promise.all(clients.map((c) => c.event('invited', 30000)));
+  for (let i = 0; i < ids.length; i += batch)
+    clients.push(...(await Promise.all(ids.slice(i, i + batch).map((id) => TestClient.open(stack.url, id)))));
+  return clients;
+}
+
+/**
+ * Sends `n` messages one after another from `sender` to `cid` and measures, per message, the time
+ * from the send call to the moment every receiver has it; reports with DynamoDB requests per send.
+ */
+async function measureFanout(
+  stack: LocalStack,
+  scenario: string,
+  sender: TestClient,
+  receivers: TestClient[],
+  cid: string,
+  n: number,
+): Promise<Report> {
   let pending = 0;
-  let t0 = 0;
   let done: () => void = () => undefined;
   for (const r of receivers) {
     r.ws.on('message', (d) => {
@@ -125,8 +132,8 @@ async function groupFanout(stack: LocalStack, size: number, n: number): Promise<
   const sendOne = async (data: string): Promise<number> => {
     pending = receivers.length;
     const all = new Promise<void>((r) => (done = r));
-    t0 = performance.now();
-    await sender!.ok('send', { cid, data });
+    const t0 = performance.now();
+    await sender.ok('send', { cid, data });
     await all;
     return performance.now() - t0;
   };
@@ -138,51 +145,35 @@ async function groupFanout(stack: LocalStack, size: number, n: number): Promise<
   const seconds = (performance.now() - start) / 1000;
   const byOp = diff(stack, before, n);
   latencies.sort((a, b) => a - b);
-  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all([sender, ...receivers].map((c) => c.close()));
   await stack.gateway.drain();
-  return report(`group of ${size}, all online: send → last delivery`, n, latencies, seconds, byOp);
+  return report(scenario, n, latencies, seconds, byOp);
+}
+
+/**
+ * Group fan-out: `size` members all online, one sender, `n` messages one after another;
+ * latency = send call → the last member's message event.
+ */
+async function groupFanout(stack: LocalStack, size: number, n: number): Promise<Report> {
+  const ids = Array.from({ length: size }, (_, i) => `bench-g${size}-${i}`);
+  const [sender, ...receivers] = await openAll(stack, ids, 50);
+  const cid = ((await sender!.ok('create', { members: ids.slice(1) })).conversation as { cid: string }).cid;
+  await Promise.all([sender!, ...receivers].map((c) => c.event('invited', 30000)));
+  return measureFanout(stack, `group of ${size}, all online: send → last delivery`, sender!, receivers, cid, n);
 }
 
 /**
  * Chat room load: `size` connections in one room, one sender; per message, the time from the
- * send call to the last delivery, then messages per second sustained with sends back to back.
+ * send call to the last delivery, and messages per second with sends back to back.
  */
 async function roomLoad(stack: LocalStack, size: number, n: number): Promise<Report> {
-  const clients: TestClient[] = [];
-  for (let i = 0; i < size; i += 100) {
-    clients.push(
-      ...(await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, j) => TestClient.open(stack.url, `bench-room-${i + j}`)))),
-    );
-  }
-  const [host, ...viewers] = clients;
+  const [host, ...viewers] = await openAll(
+    stack,
+    Array.from({ length: size }, (_, i) => `bench-room-${i}`),
+  );
   const cid = ((await host!.ok('create', { transient: true, name: 'bench room' })).conversation as { cid: string }).cid;
   for (let i = 0; i < viewers.length; i += 100) await Promise.all(viewers.slice(i, i + 100).map((v) => v.ok('join', { cid })));
-  let pending = 0;
-  let done: () => void = () => undefined;
-  for (const v of viewers) {
-    v.ws.on('message', (d) => {
-      if (d.toString().includes('"event":"message"') && --pending === 0) done();
-    });
-  }
-  const sendOne = async (data: string): Promise<number> => {
-    pending = viewers.length;
-    const all = new Promise<void>((r) => (done = r));
-    const t0 = performance.now();
-    await host!.ok('send', { cid, data });
-    await all;
-    return performance.now() - t0;
-  };
-  await sendOne('warm');
-  const before = snapshot(stack);
-  const start = performance.now();
-  const latencies: number[] = [];
-  for (let i = 0; i < n; i++) latencies.push(await sendOne(`m${i}`));
-  const seconds = (performance.now() - start) / 1000;
-  const byOp = diff(stack, before, n);
-  latencies.sort((a, b) => a - b);
-  await Promise.all(clients.map((c) => c.close()));
-  await stack.gateway.drain();
-  return report(`chat room of ${size} connections: send → last delivery`, n, latencies, seconds, byOp);
+  return measureFanout(stack, `chat room of ${size} connections: send → last delivery`, host!, viewers, cid, n);
 }
 
 /**
