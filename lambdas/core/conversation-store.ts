@@ -40,19 +40,13 @@ export interface MemberRecord {
 }
 
 /** The wire shape (PROTOCOL.md §3). */
-export interface ConversationView {
-  cid: string;
+export type ConversationView = Omit<ConversationRecord, 'name' | 'lastSeq' | 'memberCount'> & {
   name: string | null;
-  creator: string;
+  /** Absent for chat rooms. */
   members?: string[];
-  attributes: Record<string, unknown>;
-  transient: boolean;
-  unique: boolean;
-  createdAt: number;
-  updatedAt: number;
-  lastMessageAt: number | null;
+  /** Muted by the client the view is for. */
   muted: boolean;
-}
+};
 
 export function conversationView(c: ConversationRecord, members: string[] | undefined, muted: boolean): ConversationView {
   return {
