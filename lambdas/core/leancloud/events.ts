@@ -1,0 +1,62 @@
+/**
+ * Native server events (PROTOCOL.md) → the LeanCloud pushes its SDKs expect (no `i`), for
+ * connections that negotiated `lc.proto2base64.3`. Events LeanCloud has no push for give
+ * undefined: they are not sent to such connections.
+ */
+import type { MessageView } from '../message-model';
+import { encodeFrame, type LcCommand } from './codec';
+
+type NativeEvent = { event: string } & Record<string, unknown>;
+
+/** The LeanCloud command for a native event addressed to `peerId` (the client id), if any. */
+export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | undefined {
+  const e = event as Record<string, unknown>;
+  switch (event.event) {
+    case 'message': {
+      const m = e.message as MessageView;
+      return {
+        cmd: 'direct',
+        peerId,
+        directMessage: {
+          id: m.id,
+          cid: m.cid,
+          fromPeerId: m.from,
+          timestamp: m.timestamp,
+          msg: m.data,
+          ...(m.transient ? { transient: true } : {}),
+          ...(m.offline ? { offline: true } : {}),
+        },
+      };
+    }
+    case 'delivered':
+      return { cmd: 'rcp', peerId, rcpMessage: { id: e.messageId, cid: e.cid, t: e.deliveredAt, read: false, from: e.by } };
+    case 'invited':
+      return { cmd: 'conv', op: 'joined', peerId, convMessage: { cid: e.cid, initBy: e.by } };
+    case 'kicked':
+      return { cmd: 'conv', op: 'left', peerId, convMessage: { cid: e.cid, initBy: e.by } };
+    case 'membersAdded':
+      return { cmd: 'conv', op: 'members_joined', peerId, convMessage: { cid: e.cid, m: e.members, initBy: e.by } };
+    case 'membersRemoved':
+      return { cmd: 'conv', op: 'members_left', peerId, convMessage: { cid: e.cid, m: e.members, initBy: e.by } };
+    case 'closed':
+      return { cmd: 'session', op: 'closed', peerId, sessionMessage: { code: e.code, reason: e.name } };
+    case 'unread': {
+      const convs = (e.conversations as { cid: string; unread: number; lastMessage?: MessageView | null }[]).map((c) => ({
+        cid: c.cid,
+        unread: c.unread,
+        ...(c.lastMessage
+          ? { mid: c.lastMessage.id, timestamp: c.lastMessage.timestamp, from: c.lastMessage.from, data: c.lastMessage.data }
+          : {}),
+      }));
+      return { cmd: 'unread', peerId, unreadMessage: { convs } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The text frame to post to a LeanCloud connection, or undefined when the event has no equivalent. */
+export function leanCloudFrame(event: NativeEvent, peerId: string): string | undefined {
+  const command = leanCloudPush(event, peerId);
+  return command ? encodeFrame(command) : undefined;
+}

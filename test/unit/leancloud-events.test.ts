@@ -1,0 +1,75 @@
+/** Native events encoded as LeanCloud pushes, decoded by the official SDK's own protobuf classes. */
+import { leanCloudFrame } from '../../lambdas/core/leancloud/events';
+
+const sdk = require('leancloud-realtime/proto/message-compiled').push_server.messages2 as {
+  GenericCommand: { decode64(s: string): unknown };
+};
+
+/** Decodes like the SDK; toRaw gives enum names and 64-bit integers as strings. */
+function sdkDecode(frame: string): Record<string, unknown> {
+  const msg = sdk.GenericCommand.decode64(frame) as { toRaw(binaryAsBase64: boolean, longsAsStrings: boolean): Record<string, unknown> };
+  return JSON.parse(JSON.stringify(msg.toRaw(false, true))) as Record<string, unknown>;
+}
+
+const message = { id: 'AbCdEfGhIjKl.1', cid: 'c1', from: 'Tom', data: '{"_lctext":"hi","_lctype":-1}', timestamp: 1795665217602, seq: 1 };
+
+test('message → direct push with fromPeerId, timestamp and msg; offline flag kept', () => {
+  const d = sdkDecode(leanCloudFrame({ event: 'message', message: { ...message, offline: true } }, 'Bob')!);
+  expect(d.cmd).toBe('direct');
+  expect(d.peerId).toBe('Bob');
+  expect(d.i).toBeNull();
+  expect(d.directMessage).toMatchObject({
+    id: message.id,
+    cid: 'c1',
+    fromPeerId: 'Tom',
+    timestamp: '1795665217602',
+    msg: message.data,
+    offline: true,
+  });
+});
+
+test('delivered → rcp (read=false)', () => {
+  const d = sdkDecode(
+    leanCloudFrame({ event: 'delivered', cid: 'c1', messageId: message.id, deliveredAt: 1795665217700, by: 'Bob' }, 'Tom')!,
+  );
+  expect(d.cmd).toBe('rcp');
+  expect(d.rcpMessage).toMatchObject({ id: message.id, cid: 'c1', t: '1795665217700', read: false, from: 'Bob' });
+});
+
+test.each([
+  ['invited', 'joined', { cid: 'c1', by: 'Tom' }, { cid: 'c1', initBy: 'Tom' }],
+  ['kicked', 'left', { cid: 'c1', by: 'Tom' }, { cid: 'c1', initBy: 'Tom' }],
+  ['membersAdded', 'members_joined', { cid: 'c1', members: ['A', 'B'], by: 'Tom' }, { cid: 'c1', m: ['A', 'B'], initBy: 'Tom' }],
+  ['membersRemoved', 'members_left', { cid: 'c1', members: ['C'], by: 'Tom' }, { cid: 'c1', m: ['C'], initBy: 'Tom' }],
+])('%s → conv/%s', (event, op, fields, expected) => {
+  const d = sdkDecode(leanCloudFrame({ event, ...fields }, 'Bob')!);
+  expect([d.cmd, d.op]).toEqual(['conv', op]);
+  expect(d.convMessage).toMatchObject(expected);
+});
+
+test('closed → session/closed with code and reason; unread → unread tuples with the last message', () => {
+  const c = sdkDecode(leanCloudFrame({ event: 'closed', code: 4111, name: 'SESSION_CONFLICT' }, 'Tom')!);
+  expect([c.cmd, c.op]).toEqual(['session', 'closed']);
+  expect(c.sessionMessage).toMatchObject({ code: 4111, reason: 'SESSION_CONFLICT' });
+  const u = sdkDecode(
+    leanCloudFrame(
+      {
+        event: 'unread',
+        conversations: [
+          { cid: 'c1', unread: 3, lastMessage: message },
+          { cid: 'c2', unread: 0 },
+        ],
+      },
+      'Tom',
+    )!,
+  );
+  expect(u.cmd).toBe('unread');
+  expect((u.unreadMessage as { convs: unknown[] }).convs).toEqual([
+    expect.objectContaining({ cid: 'c1', unread: 3, mid: message.id, timestamp: '1795665217602', from: 'Tom', data: message.data }),
+    expect.objectContaining({ cid: 'c2', unread: 0 }),
+  ]);
+});
+
+test('events LeanCloud has no push for are not sent', () => {
+  expect(leanCloudFrame({ event: 'somethingElse' }, 'Tom')).toBeUndefined();
+});
