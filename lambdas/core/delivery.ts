@@ -4,8 +4,10 @@
  * offline for this delivery unless another of its connections took the frame.
  */
 import { mapLimit } from './concurrency';
+import { leanCloudFrame } from './leancloud/events';
 import type { Ctx } from './route';
 import { deleteConnection, livePresence, removePresence } from './session-store';
+import type { WireProtocol } from './subprotocols';
 
 /** Posts in flight per invocation: enough to hide latency, low enough for the account-wide throttle. */
 const POST_CONCURRENCY = 32;
@@ -13,6 +15,27 @@ const POST_CONCURRENCY = 32;
 export interface Target {
   clientId: string;
   connectionId: string;
+  /** How the connection wants its frames; native JSON when absent. */
+  protocol?: WireProtocol;
+}
+
+/**
+ * Encodes an event for each target's protocol, once per protocol and client: native JSON, or
+ * the LeanCloud push (none for events LeanCloud has no equivalent of).
+ */
+export function framer(event: object): (target: Pick<Target, 'clientId' | 'protocol'>) => string | undefined {
+  let json: string | undefined;
+  return (t) => {
+    if (t.protocol === 'leancloud') return leanCloudFrame(event as { event: string }, t.clientId);
+    json ??= JSON.stringify(event);
+    return json;
+  };
+}
+
+/** Posts one event to one connection in its protocol; 'skipped' when it has no form there. */
+export async function postEvent(ctx: Ctx, target: Target, event: object): Promise<'ok' | 'gone' | 'skipped'> {
+  const frame = framer(event)(target);
+  return frame === undefined ? 'skipped' : ctx.gateway.post(target.connectionId, frame);
 }
 
 export interface DeliveryReport {
@@ -30,10 +53,13 @@ export async function dropDeadConnection(ctx: Ctx, target: Target): Promise<void
   }
 }
 
-export async function postToTargets(ctx: Ctx, targets: Target[], frame: string): Promise<DeliveryReport> {
+export async function postToTargets(ctx: Ctx, targets: Target[], event: object): Promise<DeliveryReport> {
   const reached = new Set<string>();
+  const frameFor = framer(event);
   await mapLimit(targets, POST_CONCURRENCY, async (t) => {
     try {
+      const frame = frameFor(t);
+      if (frame === undefined) return;
       const outcome = await ctx.gateway.post(t.connectionId, frame);
       if (outcome === 'ok') reached.add(t.clientId);
       else await dropDeadConnection(ctx, t);
@@ -53,12 +79,12 @@ export async function targetsOf(ctx: Ctx, clientIds: string[], except?: string):
   const presence = await livePresence(ctx, unique);
   const targets: Target[] = [];
   for (const [clientId, conns] of presence) {
-    for (const c of conns) if (c.connectionId !== except) targets.push({ clientId, connectionId: c.connectionId });
+    for (const c of conns) if (c.connectionId !== except) targets.push({ clientId, connectionId: c.connectionId, protocol: c.protocol });
   }
   return targets;
 }
 
 export async function sendToClients(ctx: Ctx, clientIds: string[], event: object, opts: { except?: string } = {}): Promise<DeliveryReport> {
   const targets = await targetsOf(ctx, clientIds, opts.except);
-  return postToTargets(ctx, targets, JSON.stringify(event));
+  return postToTargets(ctx, targets, event);
 }

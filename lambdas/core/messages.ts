@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
 import { advancePoint, conversationProgress, getConversation, getMember, memberStates, requireConversation } from './conversation-store';
-import { sendToClients } from './delivery';
+import { postEvent, sendToClients, type Target } from './delivery';
 import { ImError, isConditionFailed, applied } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from './key-store';
@@ -347,7 +347,7 @@ export const OFFLINE_MAX_CONVERSATIONS = 50;
  * After `open` in default mode: every stored message from others after the client's delivered
  * point, oldest first per conversation, to this connection only.
  */
-export async function deliverOffline(ctx: Ctx, clientId: string, memberships: { cid: string; deliveredSeq: number }[]): Promise<void> {
+export async function deliverOffline(ctx: Ctx, target: Target, memberships: { cid: string; deliveredSeq: number }[]): Promise<void> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return;
   const progress = await conversationProgress(
@@ -369,11 +369,8 @@ export async function deliverOffline(ctx: Ctx, clientId: string, memberships: { 
       }),
     );
     for (const item of (res.Items ?? []) as unknown as MessageRecord[]) {
-      if (item.from === clientId) continue;
-      const outcome = await ctx.gateway.post(
-        ctx.connectionId,
-        JSON.stringify({ event: 'message', message: messageView(item, { offline: true }) }),
-      );
+      if (item.from === target.clientId) continue;
+      const outcome = await postEvent(ctx, target, { event: 'message', message: messageView(item, { offline: true }) });
       if (outcome === 'gone') return;
     }
   }

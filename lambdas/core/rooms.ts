@@ -7,9 +7,10 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import type { Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
 import { getConversation } from './conversation-store';
-import { dropDeadConnection, type Target } from './delivery';
+import { dropDeadConnection, framer, type Target } from './delivery';
 import { applied } from './errors';
 import type { Ctx } from './route';
+import type { WireProtocol } from './subprotocols';
 import { expiryFrom, type Session } from './session-store';
 
 /** A client that disconnects is put back into its room if it opens again within this window. */
@@ -17,13 +18,20 @@ export const ROOM_REJOIN_WINDOW_MS = 30 * 60 * 1000;
 const POST_CONCURRENCY = 32;
 
 /** Puts this connection into `cid`, leaving the room it was in (one room per connection). */
-export async function enterRoom(ctx: Ctx, session: Pick<Session, 'clientId' | 'room'>, cid: string): Promise<void> {
+export async function enterRoom(ctx: Ctx, session: Pick<Session, 'clientId' | 'room' | 'protocol'>, cid: string): Promise<void> {
   const { db, config } = ctx.deps;
   if (session.room && session.room !== cid) await removeOccupant(ctx, session.room, ctx.connectionId);
   await db.send(
     new PutCommand({
       TableName: config.tables.rooms,
-      Item: { cid, connectionId: ctx.connectionId, clientId: session.clientId, joinedAt: ctx.now, expiresAt: expiryFrom(ctx) },
+      Item: {
+        cid,
+        connectionId: ctx.connectionId,
+        clientId: session.clientId,
+        joinedAt: ctx.now,
+        expiresAt: expiryFrom(ctx),
+        ...(session.protocol ? { protocol: session.protocol } : {}),
+      },
     }),
   );
   await db.send(
@@ -81,7 +89,7 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
  * At `open`: the room this client left by disconnecting less than 30 minutes ago, entered again
  * on this connection. The memory is consumed, so only one connection goes back.
  */
-export async function rejoinRecentRoom(ctx: Ctx, clientId: string): Promise<string[]> {
+export async function rejoinRecentRoom(ctx: Ctx, clientId: string, protocol?: WireProtocol): Promise<string[]> {
   const { db, config } = ctx.deps;
   const res = await db.send(
     new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true, ProjectionExpression: 'lastRoom' }),
@@ -92,7 +100,7 @@ export async function rejoinRecentRoom(ctx: Ctx, clientId: string): Promise<stri
   if (ctx.now - last.leftAt > ROOM_REJOIN_WINDOW_MS) return [];
   const conv = await getConversation(ctx, last.cid);
   if (!conv?.transient) return [];
-  await enterRoom(ctx, { clientId }, last.cid);
+  await enterRoom(ctx, { clientId, protocol }, last.cid);
   return [last.cid];
 }
 
@@ -122,13 +130,17 @@ async function forEachOccupantPage(ctx: Ctx, cid: string, fn: (targets: Target[]
         TableName: config.tables.rooms,
         KeyConditionExpression: 'cid = :cid',
         ExpressionAttributeValues: { ':cid': cid },
-        ProjectionExpression: 'connectionId, clientId, expiresAt',
+        ProjectionExpression: 'connectionId, clientId, expiresAt, protocol',
         ExclusiveStartKey: start,
       }),
     );
     const targets = (res.Items ?? [])
       .filter((i) => typeof i.expiresAt === 'number' && i.expiresAt > nowSeconds)
-      .map((i) => ({ connectionId: i.connectionId as string, clientId: i.clientId as string }));
+      .map((i) => ({
+        connectionId: i.connectionId as string,
+        clientId: i.clientId as string,
+        ...(i.protocol ? { protocol: i.protocol as WireProtocol } : {}),
+      }));
     await fn(targets);
     start = res.LastEvaluatedKey as Item | undefined;
   } while (start);
@@ -136,7 +148,7 @@ async function forEachOccupantPage(ctx: Ctx, cid: string, fn: (targets: Target[]
 
 /** Room fan-out: every connection in the room but `except`; a 410 drops the connection and its occupancy. */
 export async function sendToRoom(ctx: Ctx, cid: string, event: object, opts: { except?: string } = {}): Promise<number> {
-  const frame = JSON.stringify(event);
+  const frameFor = framer(event);
   let delivered = 0;
   await forEachOccupantPage(ctx, cid, async (targets) => {
     await mapLimit(
@@ -144,6 +156,8 @@ export async function sendToRoom(ctx: Ctx, cid: string, event: object, opts: { e
       POST_CONCURRENCY,
       async (t) => {
         try {
+          const frame = frameFor(t);
+          if (frame === undefined) return;
           if ((await ctx.gateway.post(t.connectionId, frame)) === 'ok') delivered++;
           else await Promise.all([dropDeadConnection(ctx, t), removeOccupant(ctx, cid, t.connectionId)]);
         } catch (err) {

@@ -22,6 +22,7 @@ export interface Session {
   room?: string;
   /** The push device this connection registered at `open`, unregistered by `close`. */
   pushDeviceKey?: string;
+  protocol?: WireProtocol;
 }
 
 export interface ConnectionRecord {
@@ -43,6 +44,8 @@ export interface PresenceEntry {
   expiresAt: number;
   tag?: string;
   deviceId?: string;
+  /** Set for connections that do not speak the native protocol. */
+  protocol?: WireProtocol;
 }
 
 export interface LiveConnection extends PresenceEntry {
@@ -84,6 +87,7 @@ export async function requireSession(ctx: Ctx): Promise<Session> {
     unreadMode: conn.unreadMode === true,
     ...(conn.room ? { room: conn.room } : {}),
     ...(conn.pushDeviceKey ? { pushDeviceKey: conn.pushDeviceKey } : {}),
+    ...(conn.protocol && conn.protocol !== 'native' ? { protocol: conn.protocol } : {}),
   };
 }
 

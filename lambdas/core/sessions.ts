@@ -1,6 +1,6 @@
 /** Sessions: `open`, `close`, connection lifecycle (PROTOCOL.md §5). */
 import { membershipsOf } from './conversation-store';
-import { dropDeadConnection } from './delivery';
+import { dropDeadConnection, postEvent } from './delivery';
 import { ImError } from './errors';
 import { deliverOffline } from './messages';
 import { WithFollowUp, type Ctx } from './route';
@@ -39,7 +39,7 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
   }
   for (const c of others) {
     if (!sameDevice(c)) {
-      await ctx.gateway.post(c.connectionId, JSON.stringify(SESSION_CONFLICT_EVENT)).catch((err: unknown) => {
+      await postEvent(ctx, { clientId, connectionId: c.connectionId, protocol: c.protocol }, SESSION_CONFLICT_EVENT).catch((err: unknown) => {
         ctx.log.warn('could not notify replaced session', { err, target: c.connectionId });
       });
     }
@@ -67,14 +67,17 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
 
   const unreadMode = req.unreadMode === true;
   await bindConnection(ctx, { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode });
+  const protocol = conn?.protocol && conn.protocol !== 'native' ? conn.protocol : undefined;
   await addPresence(ctx, clientId, ctx.connectionId, {
     expiresAt: conn?.expiresAt ?? expiryFrom(ctx),
     ...(req.tag ? { tag: req.tag } : {}),
     ...(req.deviceId ? { deviceId: req.deviceId } : {}),
+    ...(protocol ? { protocol } : {}),
   });
+  const self = { clientId, connectionId: ctx.connectionId, protocol };
 
   // Back into the room this client left by disconnecting, within the window.
-  const rooms = conn?.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId);
+  const rooms = conn?.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId, protocol);
   const result = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
@@ -94,9 +97,9 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
     const memberships = await membershipsOf(ctx, clientId);
     if (unreadMode) {
       const conversations = await unreadSummary(ctx, clientId, memberships);
-      await ctx.gateway.post(ctx.connectionId, JSON.stringify({ event: 'unread', conversations }));
+      await postEvent(ctx, self, { event: 'unread', conversations });
     } else {
-      await deliverOffline(ctx, clientId, memberships);
+      await deliverOffline(ctx, self, memberships);
     }
   });
 }
