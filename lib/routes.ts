@@ -68,7 +68,16 @@ export function workerEnvVar(name: WorkerName): string {
 export const ROUTES: readonly RouteDef[] = [
   { routeKey: '$connect', handler: 'connect', tables: { connections: 'w' }, postsToConnections: false },
   { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw', rooms: 'w' }, postsToConnections: false },
-  { routeKey: '$default', handler: 'default', tables: {}, postsToConnections: false },
+  // $default also serves LeanCloud frames (session open/close, echo so far): what `open` and `close` need.
+  {
+    routeKey: '$default',
+    handler: 'default',
+    tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' },
+    indexes: ['members.byClient'],
+    postsToConnections: true,
+    sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'],
+    verifiesSignatures: true,
+  },
   { routeKey: 'ping', handler: 'ping', tables: {}, postsToConnections: false },
   {
     routeKey: 'open',

@@ -39,9 +39,11 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
   }
   for (const c of others) {
     if (!sameDevice(c)) {
-      await postEvent(ctx, { clientId, connectionId: c.connectionId, protocol: c.protocol }, SESSION_CONFLICT_EVENT).catch((err: unknown) => {
-        ctx.log.warn('could not notify replaced session', { err, target: c.connectionId });
-      });
+      await postEvent(ctx, { clientId, connectionId: c.connectionId, protocol: c.protocol }, SESSION_CONFLICT_EVENT).catch(
+        (err: unknown) => {
+          ctx.log.warn('could not notify replaced session', { err, target: c.connectionId });
+        },
+      );
     }
     await ctx.gateway.disconnect(c.connectionId).catch((err: unknown) => {
       ctx.log.warn('could not disconnect replaced session', { err, target: c.connectionId });

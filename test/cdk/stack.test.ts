@@ -197,7 +197,7 @@ describe('signatures', () => {
     const verifying = ROUTES.filter((r) => r.verifiesSignatures)
       .map((r) => r.routeKey)
       .sort();
-    expect(verifying).toEqual(['create', 'invite', 'join', 'kick', 'open']);
+    expect(verifying).toEqual(['$default', 'create', 'invite', 'join', 'kick', 'open']);
     const policies = Object.values(t.findResources('AWS::IAM::Policy')) as Resource[];
     for (const route of ROUTES) {
       const fn = s.functions.get(route.routeKey)!;
