@@ -68,14 +68,17 @@ export function workerEnvVar(name: WorkerName): string {
 export const ROUTES: readonly RouteDef[] = [
   { routeKey: '$connect', handler: 'connect', tables: { connections: 'w' }, postsToConnections: false },
   { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw', rooms: 'w' }, postsToConnections: false },
-  // $default also serves LeanCloud frames (session open/close, echo so far): what `open` and `close` need.
+  // $default also serves LeanCloud frames (session open/close, echo, conv start/query, direct so far),
+  // so it holds the union of what those native actions need.
   {
     routeKey: '$default',
     handler: 'default',
-    tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' },
-    indexes: ['members.byClient'],
+    tables: { connections: 'rw', presence: 'rw', members: 'rw', conversations: 'rw', messages: 'rw', keys: 'rw', rooms: 'rw', devices: 'rw' },
+    indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'],
+    scans: ['conversations'],
     postsToConnections: true,
     sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'],
+    invokes: ['push'],
     verifiesSignatures: true,
   },
   { routeKey: 'ping', handler: 'ping', tables: {}, postsToConnections: false },

@@ -179,7 +179,8 @@ describe('push', () => {
     const publishers = sns.filter((st) => ([] as string[]).concat(st.Action).includes('sns:Publish'));
     expect(publishers).toHaveLength(1);
     const invoke = statementsOf(t).filter((st) => ([] as string[]).concat(st.Action).includes('lambda:InvokeFunction'));
-    expect(invoke).toHaveLength(1);
+    // One grant per route that starts the worker (send, and $default for LeanCloud's direct).
+    expect(invoke).toHaveLength(ROUTES.filter((r) => r.invokes?.includes('push')).length);
   });
 
   test('a malformed platform application ARN fails the synth', () => {

@@ -51,3 +51,52 @@ test('an SDK login is a real session: its client is online, and a login elsewher
   // The SDK reads session/closed with code 4111 as a conflict.
   await expect(conflict).resolves.toBeDefined();
 });
+
+const { TextMessage } = require('leancloud-realtime') as { TextMessage: new (text: string) => { text?: string } };
+
+interface LcConversation {
+  id: string;
+  name: string;
+  members: string[];
+  send(message: object): Promise<{ id: string; timestamp: Date }>;
+}
+interface LcMessage {
+  id: string;
+  from: string;
+  text?: string;
+  cid: string;
+}
+
+test('SDK clients create a conversation and exchange text messages; a native client is in the same conversation', async () => {
+  const [Tom, Jerry, Nat] = h.names('Tom', 'Jerry', 'Nat');
+  const tom = (await realtime().createIMClient(Tom)) as LcClient & { createConversation(o: object): Promise<LcConversation> };
+  const jerry = await realtime().createIMClient(Jerry);
+  const nat = h.track(await TestClient.open(h.url, Nat));
+  const received = new Promise<[LcMessage, LcConversation]>((resolve) =>
+    jerry.on('message', (m, c) => resolve([m as LcMessage, c as LcConversation])),
+  );
+
+  const conv = await tom.createConversation({ members: [Jerry, Nat], name: 'Tom & Jerry', unique: true, type: 1 });
+  expect(conv.id).toMatch(/^[0-9a-f]{24}$/);
+  const sent = await conv.send(new TextMessage('hello'));
+  expect(typeof sent.id).toBe('string');
+
+  // Jerry's SDK looks the conversation up (conv/query) and emits the message.
+  const [message, conversation] = await received;
+  expect(message).toMatchObject({ from: Tom, text: 'hello' });
+  expect(conversation.id).toBe(conv.id);
+  expect(conversation.name).toBe('Tom & Jerry');
+  expect([...conversation.members].sort()).toEqual([Jerry, Nat, Tom].sort());
+
+  // The native client sees the SDK's typed message in the LeanCloud layout.
+  const ev = await nat.event('message');
+  expect(ev.message).toMatchObject({ from: Tom, cid: conv.id });
+  expect(JSON.parse((ev.message as { data: string }).data)).toEqual({ _lctype: -1, _lctext: 'hello' });
+
+  // And a native message reaches the SDK as a text message.
+  const fromNative = new Promise<LcMessage>((resolve) => jerry.on('message', (m) => resolve(m as LcMessage)));
+  await nat.ok('send', { cid: conv.id, data: JSON.stringify({ _lctype: -1, _lctext: 'hi from native' }) });
+  expect(await fromNative).toMatchObject({ from: Nat, text: 'hi from native' });
+
+  await Promise.all([tom.close(), jerry.close()]);
+});

@@ -1,12 +1,17 @@
 /**
  * LeanCloud command adapter: base64 `GenericCommand` frames from connections that negotiated
  * `lc.proto2base64.3` reach `$default` and are served by the same core as the native routes.
- * Adapted so far: session open/close and echo. Anything else is answered with an error command
+ * Adapted so far: session open/close, echo, conv start/query and direct (send). Anything else is answered with an error command
  * (when it carries `i`) so the SDK fails fast instead of waiting for a timeout.
  */
 import { randomBytes } from 'node:crypto';
 import { errorBody, WithFollowUp, type Ctx, type RouteResponse } from '../route';
+import { createConversation } from '../conversations';
+import type { ConversationView } from '../conversation-store';
 import { ImError } from '../errors';
+import { findConversations } from '../find';
+import { sendMessage, type SendResult } from '../messages';
+import { parseOrThrow, schemas } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { requireSession } from '../session-store';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
@@ -42,6 +47,16 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<Rout
         await closeSession(ctx, await requireSession(ctx));
         return reply({ cmd: 'session', op: 'closed', ...(command.peerId ? { peerId: command.peerId } : {}) });
       }
+      case 'conv/start':
+        return reply(await start(ctx, command));
+      case 'conv/query':
+        return reply(await query(ctx, command));
+      case 'direct/':
+        return await direct(ctx, command);
+      case 'ack/':
+      case 'read/':
+        // Delivery and read points of LeanCloud clients are not tracked yet; these come without `i`.
+        return { statusCode: 200 };
       default:
         throw new ImError('UNPARSEABLE_RAW_MESSAGE', `LeanCloud command ${key} is not supported by this server`);
     }
@@ -55,20 +70,128 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<Rout
   }
 }
 
+/** A JsonObjectMessage's JSON (`{data: "…"}`), or 4114. */
+function jsonOf(message: unknown, what: string): Record<string, unknown> {
+  const data = (message as { data?: unknown } | undefined)?.data;
+  if (data === undefined) return {};
+  try {
+    const parsed = JSON.parse(String(data)) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${what} must be a JSON object`);
+}
+
+function signatureOf(sub: Sub): { signature: string; timestamp: number; nonce: string } | undefined {
+  return typeof sub.s === 'string' && sub.t !== undefined && typeof sub.n === 'string'
+    ? { signature: sub.s, timestamp: Number(sub.t), nonce: sub.n }
+    : undefined;
+}
+
+/**
+ * `conv/start` → `create`. The SDK puts the name and custom attributes in one JSON object, and
+ * its member list includes the creator (which is also what it signs).
+ */
+async function start(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
+  const session = await requireSession(ctx);
+  const conv = (command.convMessage ?? {}) as Sub;
+  const { name, ...attributes } = jsonOf(conv.attr, 'attr');
+  const signature = signatureOf(conv);
+  const req = parseOrThrow(schemas.create, {
+    members: (conv.m as string[] | undefined) ?? [],
+    ...(typeof name === 'string' ? { name } : {}),
+    attributes,
+    transient: conv.transient === true,
+    unique: conv.unique === true,
+    ...(signature ? { signature } : {}),
+  });
+  const { conversation } = await createConversation(ctx, req, session);
+  return { cmd: 'conv', op: 'started', convMessage: { cid: conversation.cid, cdate: new Date(conversation.createdAt).toISOString() } };
+}
+
+/** A conversation as LeanCloud's `_Conversation` row, which the SDK turns into its objects. */
+function conversationRow(c: ConversationView, me: string): Record<string, unknown> {
+  return {
+    ...c.attributes,
+    objectId: c.cid,
+    c: c.creator,
+    ...(c.members ? { m: c.members } : {}),
+    tr: c.transient,
+    unique: c.unique,
+    mu: c.muted ? [me] : [],
+    ...(c.name !== null ? { name: c.name } : {}),
+    ...(c.lastMessageAt !== null ? { lm: { __type: 'Date', iso: new Date(c.lastMessageAt).toISOString() } } : {}),
+    createdAt: new Date(c.createdAt).toISOString(),
+    updatedAt: new Date(c.updatedAt).toISOString(),
+  };
+}
+
+/** `conv/query` → `find`; results as a JSON array of `_Conversation` rows. */
+async function query(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
+  const session = await requireSession(ctx);
+  const conv = (command.convMessage ?? {}) as Sub;
+  const req = parseOrThrow(schemas.find, {
+    where: jsonOf(conv.where, 'where'),
+    ...(typeof conv.sort === 'string' && conv.sort ? { sort: conv.sort } : {}),
+    // The SDK asks for up to 999 when it looks conversations up by id; 100 is this server's page.
+    ...(typeof conv.limit === 'number' ? { limit: Math.min(100, Math.max(1, conv.limit)) } : {}),
+    ...(typeof conv.skip === 'number' ? { skip: conv.skip } : {}),
+  });
+  const { conversations } = await findConversations(ctx, req, session);
+  return {
+    cmd: 'conv',
+    op: 'results',
+    convMessage: { results: { data: JSON.stringify(conversations.map((c) => conversationRow(c, session.clientId))) } },
+  };
+}
+
+/** `direct` → `send`; the SDK expects an `ack` command with the message id and timestamp. */
+async function direct(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
+  const session = await requireSession(ctx);
+  const d = (command.directMessage ?? {}) as Sub;
+  let pushData: unknown;
+  if (typeof d.pushData === 'string' && d.pushData) {
+    try {
+      pushData = JSON.parse(d.pushData);
+    } catch {
+      throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'pushData must be JSON');
+    }
+  }
+  const req = parseOrThrow(schemas.send, {
+    cid: d.cid,
+    data: d.msg,
+    ...(typeof d.dt === 'string' && d.dt ? { clientMsgId: d.dt.slice(0, 64) } : {}),
+    transient: d.transient === true,
+    receipt: d.r === true,
+    ...(pushData !== undefined ? { pushData } : {}),
+  });
+  const outcome = await sendMessage(ctx, req, session);
+  const result = outcome instanceof WithFollowUp ? (outcome.result as SendResult) : outcome;
+  const ack =
+    command.i === undefined
+      ? undefined
+      : encodeFrame({ cmd: 'ack', i: command.i, ackMessage: { uid: result.messageId, t: result.timestamp } });
+  if (!(outcome instanceof WithFollowUp)) return ack ? { statusCode: 200, body: ack } : { statusCode: 200 };
+  if (ack) await ctx.gateway.post(ctx.connectionId, ack);
+  await outcome.followUp().catch((err: unknown) => ctx.log.error('follow-up failed', { err }));
+  return { statusCode: 200 };
+}
+
 /**
  * `session/open` → the native `open` in unread mode (the `.3` protocol). The `opened` reply must
  * reach the SDK before the `unread` push, so it is posted first.
  */
 async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
   const session = (command.sessionMessage ?? {}) as Sub;
-  const hasSignature = typeof session.s === 'string' && session.t !== undefined && typeof session.n === 'string';
+  const signature = signatureOf(session);
   const outcome = await openSession(ctx, {
     clientId: command.peerId,
     ...(typeof session.tag === 'string' && session.tag ? { tag: session.tag } : {}),
     ...(typeof session.deviceId === 'string' && session.deviceId ? { deviceId: session.deviceId } : {}),
     reconnect: session.r === true,
     unreadMode: true,
-    ...(hasSignature ? { signature: { signature: session.s as string, timestamp: Number(session.t), nonce: session.n as string } } : {}),
+    ...(signature ? { signature } : {}),
   });
   const opened = encodeFrame({
     cmd: 'session',
