@@ -100,3 +100,46 @@ test('SDK clients create a conversation and exchange text messages; a native cli
 
   await Promise.all([tom.close(), jerry.close()]);
 });
+
+test('SDK history paging, join, count and quit, with the events the SDK emits', async () => {
+  const [Tom, Jerry, Alex] = h.names('Tom', 'Jerry', 'Alex');
+  type Conv = LcConversation & {
+    queryMessages(o: object): Promise<LcMessage[]>;
+    join(): Promise<unknown>;
+    quit(): Promise<unknown>;
+    count(): Promise<number>;
+  };
+  type Client = LcClient & { createConversation(o: object): Promise<Conv>; getConversation(id: string): Promise<Conv> };
+  const tom = (await realtime().createIMClient(Tom)) as Client;
+  const jerry = (await realtime().createIMClient(Jerry)) as Client;
+  const alex = (await realtime().createIMClient(Alex)) as Client;
+  const conv = await tom.createConversation({ members: [Jerry], name: 'LeanCloud Fans', type: 1 });
+  for (const t of ['one', 'two', 'three']) await conv.send(new TextMessage(t));
+
+  const jerrysConv = await jerry.getConversation(conv.id);
+  const newest = await jerrysConv.queryMessages({ limit: 2 });
+  expect(newest.map((m) => m.text)).toEqual(['two', 'three']);
+  const older = await jerrysConv.queryMessages({
+    limit: 2,
+    beforeMessageId: newest[0]!.id,
+    beforeTime: (newest[0] as unknown as { timestamp: Date }).timestamp,
+  });
+  expect(older.map((m) => m.text)).toEqual(['one']);
+
+  const joined = new Promise<{ members: string[]; initBy: string }>((resolve) =>
+    tom.on('membersjoined', (p) => resolve(p as { members: string[]; initBy: string })),
+  );
+  const alexConv = await alex.getConversation(conv.id);
+  await alexConv.join();
+  const joinedPayload = await joined;
+  expect(joinedPayload.members).toEqual([Alex]);
+  // The SDK names the operator `invitedBy`; for a join that is the joiner.
+  expect(joinedPayload).toMatchObject({ invitedBy: Alex });
+  expect(await alexConv.count()).toBe(3);
+
+  const left = new Promise<{ members: string[] }>((resolve) => tom.on('membersleft', (p) => resolve(p as { members: string[] })));
+  await alexConv.quit();
+  expect((await left).members).toEqual([Alex]);
+  expect(await conv.count()).toBe(2);
+  await Promise.all([tom.close(), jerry.close(), alex.close()]);
+});

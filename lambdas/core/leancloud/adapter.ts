@@ -1,7 +1,8 @@
 /**
  * LeanCloud command adapter: base64 `GenericCommand` frames from connections that negotiated
  * `lc.proto2base64.3` reach `$default` and are served by the same core as the native routes.
- * Adapted so far: session open/close, echo, conv start/query and direct (send). Anything else is answered with an error command
+ * Adapted so far: session open/close, echo, conv start/query/add/remove/count/mute/unmute,
+ * direct (send) and logs (history). Anything else is answered with an error command
  * (when it carries `i`) so the SDK fails fast instead of waiting for a timeout.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,16 @@ import { createConversation } from '../conversations';
 import type { ConversationView } from '../conversation-store';
 import { ImError } from '../errors';
 import { findConversations } from '../find';
-import { sendMessage, type SendResult } from '../messages';
+import {
+  countConversation,
+  inviteMembers,
+  joinConversation,
+  kickMembers,
+  muteConversation,
+  quitConversation,
+  type FailedTarget,
+} from '../membership';
+import { queryHistory, sendMessage, type SendResult } from '../messages';
 import { parseOrThrow, schemas } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { requireSession } from '../session-store';
@@ -53,6 +63,24 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<Rout
         return reply(await query(ctx, command));
       case 'direct/':
         return await direct(ctx, command);
+      case 'logs/':
+        return reply(await logs(ctx, command));
+      case 'conv/add':
+      case 'conv/remove':
+        return reply(await membership(ctx, command, command.op as 'add' | 'remove'));
+      case 'conv/count': {
+        const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
+        await requireSession(ctx);
+        const { count } = await countConversation(ctx, parseOrThrow(schemas.count, { cid }));
+        return reply({ cmd: 'conv', op: 'result', convMessage: { count } });
+      }
+      case 'conv/mute':
+      case 'conv/unmute': {
+        const session = await requireSession(ctx);
+        const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
+        await muteConversation(ctx, parseOrThrow(schemas.mute, { cid }).cid, session, command.op === 'mute');
+        return reply({ cmd: 'conv', op: 'updated', convMessage: {} });
+      }
       case 'ack/':
       case 'read/':
         // Delivery and read points of LeanCloud clients are not tracked yet; these come without `i`.
@@ -176,6 +204,51 @@ async function direct(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
   if (ack) await ctx.gateway.post(ctx.connectionId, ack);
   await outcome.followUp().catch((err: unknown) => ctx.log.error('follow-up failed', { err }));
   return { statusCode: 200 };
+}
+
+/** `logs` → `query`: older messages before (`mid`, `t`), returned oldest first. */
+async function logs(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
+  const session = await requireSession(ctx);
+  const l = (command.logsMessage ?? {}) as Sub;
+  if (l.direction === 'NEW') throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'logs in the NEW direction are not supported by this server');
+  const limit = typeof l.l === 'number' ? l.l : typeof l.limit === 'number' ? l.limit : 20;
+  if (limit === 0) return { cmd: 'logs', logsMessage: {} };
+  const before = typeof l.mid === 'string' && l.mid ? { messageId: l.mid } : typeof l.t === 'number' ? { timestamp: l.t } : undefined;
+  const req = parseOrThrow(schemas.query, { cid: l.cid, limit: Math.min(1000, Math.max(1, limit)), ...(before ? { before } : {}) });
+  const { messages } = await queryHistory(ctx, req, session);
+  return { cmd: 'logs', logsMessage: { logs: messages.map((m) => ({ msgId: m.id, timestamp: m.timestamp, from: m.from, data: m.data })) } };
+}
+
+/**
+ * `conv/add` / `conv/remove`: with only the caller in `m` they are `join` / `quit` (how the SDK
+ * joins and quits), otherwise `invite` / `kick`. Failures per client become `failedPids`.
+ */
+async function membership(ctx: Ctx, command: LcCommand, op: 'add' | 'remove'): Promise<LcCommand> {
+  const session = await requireSession(ctx);
+  const conv = (command.convMessage ?? {}) as Sub;
+  const m = ((conv.m as string[] | undefined) ?? []).filter((x) => typeof x === 'string');
+  const signature = signatureOf(conv);
+  const self = m.length === 1 && m[0] === session.clientId;
+  const done = (allowedPids: string[], failed: FailedTarget[] = []) => ({
+    cmd: 'conv',
+    op: op === 'add' ? 'added' : 'removed',
+    convMessage: { allowedPids, failedPids: failed.map((f) => ({ code: f.code, reason: f.name, detail: f.message, pids: [f.clientId] })) },
+  });
+  if (self && op === 'add') {
+    await joinConversation(ctx, parseOrThrow(schemas.join, { cid: conv.cid, ...(signature ? { signature } : {}) }), session);
+    return done(m);
+  }
+  if (self) {
+    await quitConversation(ctx, parseOrThrow(schemas.quit, { cid: conv.cid }), session);
+    return done(m);
+  }
+  const req = { cid: conv.cid, members: m, ...(signature ? { signature } : {}) };
+  if (op === 'add') {
+    const r = await inviteMembers(ctx, parseOrThrow(schemas.invite, req), session);
+    return done(r.added, r.failed);
+  }
+  const r = await kickMembers(ctx, parseOrThrow(schemas.kick, req), session);
+  return done(r.removed, r.failed);
 }
 
 /**
