@@ -288,6 +288,38 @@ export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Sess
   return {};
 }
 
+/**
+ * Ids of the stored messages of `cid` with timestamps in [from, to], newest first, at most `max`
+ * (LeanCloud clients acknowledge by time range). Reads at most 1,000 items.
+ */
+export async function messageIdsBetween(ctx: Ctx, cid: string, from: number, to: number, max = 100): Promise<string[]> {
+  const { db, config } = ctx.deps;
+  const ids: string[] = [];
+  let start: Item | undefined;
+  let read = 0;
+  do {
+    const res = await db.send(
+      new QueryCommand({
+        TableName: config.tables.messages,
+        KeyConditionExpression: 'cid = :cid',
+        ProjectionExpression: 'id, #ts',
+        ExpressionAttributeNames: { '#ts': 'timestamp' },
+        ExpressionAttributeValues: { ':cid': cid },
+        ScanIndexForward: false,
+        Limit: 200,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const items = (res.Items ?? []) as { id: string; timestamp: number }[];
+    read += items.length;
+    for (const m of items) if (m.timestamp >= from && m.timestamp <= to && ids.length < max) ids.push(m.id);
+    // Newest first: once past `from`, nothing older can match.
+    if (items.some((m) => m.timestamp < from)) break;
+    start = res.LastEvaluatedKey as Item | undefined;
+  } while (start && ids.length < max && read < 1000);
+  return ids;
+}
+
 /** Reads bounded by this many items per `query` when filtering by timestamp alone. */
 const MAX_QUERY_READ = 5000;
 

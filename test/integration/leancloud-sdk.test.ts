@@ -143,3 +143,16 @@ test('SDK history paging, join, count and quit, with the events the SDK emits', 
   expect(await conv.count()).toBe(2);
   await Promise.all([tom.close(), jerry.close(), alex.close()]);
 });
+
+test("the SDK's automatic acks produce receipts for native senders", async () => {
+  const [Jerry, Nat] = h.names('Jerry', 'Nat');
+  const jerry = await realtime().createIMClient(Jerry);
+  const got = new Promise<LcMessage>((resolve) => jerry.on('message', (m) => resolve(m as LcMessage)));
+  const nat = h.track(await TestClient.open(h.url, Nat));
+  const cid = ((await nat.ok('create', { members: [Jerry] })).conversation as { cid: string }).cid;
+  const sent = await nat.ok('send', { cid, data: JSON.stringify({ _lctype: -1, _lctext: 'did you get it?' }), receipt: true });
+  expect((await got).text).toBe('did you get it?');
+  // The SDK acknowledges received messages by time range, throttled to once a second.
+  expect(await nat.event('delivered', 5000)).toMatchObject({ cid, messageId: sent.messageId, by: Jerry });
+  await jerry.close();
+});

@@ -2,7 +2,7 @@
  * LeanCloud command adapter: base64 `GenericCommand` frames from connections that negotiated
  * `lc.proto2base64.3` reach `$default` and are served by the same core as the native routes.
  * Adapted so far: session open/close, echo, conv start/query/add/remove/count/mute/unmute,
- * direct (send) and logs (history). Anything else is answered with an error command
+ * direct (send), logs (history), and the client's ack and read. Anything else is answered with an error command
  * (when it carries `i`) so the SDK fails fast instead of waiting for a timeout.
  */
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import {
   quitConversation,
   type FailedTarget,
 } from '../membership';
-import { queryHistory, sendMessage, type SendResult } from '../messages';
+import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
 import { parseOrThrow, schemas } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { requireSession } from '../session-store';
@@ -82,9 +82,11 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<Rout
         return reply({ cmd: 'conv', op: 'updated', convMessage: {} });
       }
       case 'ack/':
+        await ack(ctx, command);
+        return command.i === undefined ? { statusCode: 200 } : reply({ cmd: 'ack', ackMessage: {} });
       case 'read/':
-        // Delivery and read points of LeanCloud clients are not tracked yet; these come without `i`.
-        return { statusCode: 200 };
+        await read(ctx, command);
+        return command.i === undefined ? { statusCode: 200 } : reply({ cmd: 'read', readMessage: {} });
       default:
         throw new ImError('UNPARSEABLE_RAW_MESSAGE', `LeanCloud command ${key} is not supported by this server`);
     }
@@ -204,6 +206,31 @@ async function direct(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
   if (ack) await ctx.gateway.post(ctx.connectionId, ack);
   await outcome.followUp().catch((err: unknown) => ctx.log.error('follow-up failed', { err }));
   return { statusCode: 200 };
+}
+
+/** Client `ack`: a time range (`fromts`..`tots`) or one `mid` of a conversation → the native `ack`. */
+async function ack(ctx: Ctx, command: LcCommand): Promise<void> {
+  const session = await requireSession(ctx);
+  const a = (command.ackMessage ?? {}) as Sub;
+  if (typeof a.cid !== 'string') return;
+  const ids =
+    typeof a.mid === 'string' && a.mid
+      ? [a.mid]
+      : typeof a.fromts === 'number' && typeof a.tots === 'number'
+        ? await messageIdsBetween(ctx, a.cid, a.fromts, a.tots)
+        : [];
+  if (ids.length > 0) await ackMessages(ctx, parseOrThrow(schemas.ack, { cid: a.cid, messageIds: ids }), session);
+}
+
+/** Client `read`: per conversation, read up to `mid` (or the newest) → the native `read`. */
+async function read(ctx: Ctx, command: LcCommand): Promise<void> {
+  const session = await requireSession(ctx);
+  const r = (command.readMessage ?? {}) as Sub;
+  const convs = Array.isArray(r.convs) ? (r.convs as Sub[]) : typeof r.cid === 'string' ? [{ cid: r.cid }] : [];
+  for (const c of convs.slice(0, 50)) {
+    const req = parseOrThrow(schemas.read, { cid: c.cid, ...(typeof c.mid === 'string' && c.mid ? { messageId: c.mid } : {}) });
+    await readMessages(ctx, req, session).catch((err: unknown) => ctx.log.info('LeanCloud read skipped', { err, cid: c.cid }));
+  }
 }
 
 /** `logs` → `query`: older messages before (`mid`, `t`), returned oldest first. */
