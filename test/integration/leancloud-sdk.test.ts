@@ -18,8 +18,16 @@ interface LcClient {
 
 const h = useStack();
 
+/** Every Realtime made by a test; their connections are torn down after each test. */
+const instances: { _close?(): void }[] = [];
+afterEach(() => {
+  // The SDK can keep its socket and timers after its clients closed (e.g. after an unread push);
+  // _close() is its own teardown.
+  for (const rt of instances.splice(0)) rt._close?.();
+});
+
 function realtime() {
-  return new Realtime({
+  const rt = new Realtime({
     appId: 'local-app',
     appKey: 'local-key',
     RTMServers: [h.url],
@@ -27,6 +35,8 @@ function realtime() {
     // Never reach a public LeanCloud host, even on reconnect.
     server: { RTMRouter: '127.0.0.1:9', api: '127.0.0.1:9' },
   });
+  instances.push(rt);
+  return rt;
 }
 
 test('the SDK logs in and out', async () => {
@@ -155,4 +165,36 @@ test("the SDK's automatic acks produce receipts for native senders", async () =>
   // The SDK acknowledges received messages by time range, throttled to once a second.
   expect(await nat.event('delivered', 5000)).toMatchObject({ cid, messageId: sent.messageId, by: Jerry });
   await jerry.close();
+});
+
+test('unread counts at SDK login, and chat rooms with count and messages', async () => {
+  const [Tom, Jerry, Alex] = h.names('Tom', 'Jerry', 'Alex');
+  const tom = h.track(await TestClient.open(h.url, Tom));
+  const cid = ((await tom.ok('create', { members: [Jerry] })).conversation as { cid: string }).cid;
+  for (const text of ['a', 'b']) await tom.ok('send', { cid, data: JSON.stringify({ _lctype: -1, _lctext: text }) });
+
+  // Jerry logs in through the SDK (unread mode): it is told about the 2 unread messages.
+  const rt = realtime();
+  const counts = new Promise<{ id: string; unreadMessagesCount: number }[]>((resolve) => {
+    const origin = rt as unknown as { createIMClient(id: string): Promise<LcClient> };
+    void origin
+      .createIMClient(Jerry)
+      .then((c) => c.on('unreadmessagescountupdate', (convs) => resolve(convs as { id: string; unreadMessagesCount: number }[])));
+  });
+  const updated = await counts;
+  expect(updated.find((c) => c.id === cid)?.unreadMessagesCount).toBe(2);
+
+  // Chat rooms: create, join from another SDK client, count, message.
+  type Room = LcConversation & { count(): Promise<number>; join(): Promise<unknown> };
+  const alex = (await realtime().createIMClient(Alex)) as LcClient & { createChatRoom(o: object): Promise<Room> };
+  const room = await alex.createChatRoom({ name: 'live' });
+  expect(await room.count()).toBe(1);
+  const tomSdk = (await realtime().createIMClient(Tom)) as LcClient & { getConversation(id: string): Promise<Room> };
+  const tomRoom = await tomSdk.getConversation(room.id);
+  await tomRoom.join();
+  expect(await room.count()).toBe(2);
+  const inRoom = new Promise<LcMessage>((resolve) => tomSdk.on('message', (m) => resolve(m as LcMessage)));
+  await room.send(new TextMessage('666'));
+  expect(await inRoom).toMatchObject({ from: Alex, text: '666' });
+  await Promise.all([alex.close(), tomSdk.close()]);
 });
