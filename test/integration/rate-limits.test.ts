@@ -33,3 +33,32 @@ test('sends over the budget get 4116 and store nothing; other actions have their
   clock += 10_000;
   expect((await tom.request('send', { cid, data: 'next window' })).ok).toBe(true);
 });
+
+test('LeanCloud SDK sends spend the same budget (the SDK gets error 4116)', async () => {
+  const { Realtime, TextMessage } = require('leancloud-realtime') as {
+    Realtime: new (o: object) => {
+      createIMClient(
+        id: string,
+      ): Promise<{ createConversation(o: object): Promise<{ send(m: object): Promise<unknown> }>; close(): Promise<void> }>;
+      _close(): void;
+    };
+    TextMessage: new (t: string) => object;
+  };
+  const [Tom, Bob] = h.names('Tom', 'Bob');
+  const rt = new Realtime({
+    appId: 'local-app',
+    appKey: 'k',
+    RTMServers: [h.url],
+    noBinary: true,
+    server: { RTMRouter: '127.0.0.1:9', api: '127.0.0.1:9' },
+  });
+  try {
+    const tom = await rt.createIMClient(Tom);
+    const conv = await tom.createConversation({ members: [Bob] });
+    for (let i = 0; i < 3; i++) await conv.send(new TextMessage(`m${i}`));
+    await expect(conv.send(new TextMessage('too many'))).rejects.toMatchObject({ code: 4116 });
+    await tom.close();
+  } finally {
+    rt._close();
+  }
+});

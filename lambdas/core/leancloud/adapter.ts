@@ -2,8 +2,9 @@
  * LeanCloud command adapter: base64 `GenericCommand` frames from connections that negotiated
  * `lc.proto2base64.3` reach `$default` and are served by the same core as the native routes.
  * Adapted so far: session open/close, echo, conv start/query/add/remove/count/mute/unmute,
- * direct (send), logs (history), and the client's ack and read. Anything else is answered with an error command
- * (when it carries `i`) so the SDK fails fast instead of waiting for a timeout.
+ * direct (send), logs (history), and the client's ack and read, under the same rate limits.
+ * Anything else is answered with an error command (when it carries `i`) so the SDK fails fast
+ * instead of waiting for a timeout.
  */
 import { randomBytes } from 'node:crypto';
 import { errorBody, WithFollowUp, type Ctx, type RouteResponse } from '../route';
@@ -21,7 +22,8 @@ import {
   type FailedTarget,
 } from '../membership';
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
-import { parseOrThrow, schemas } from '../schemas';
+import { enforceRateLimit } from '../rate-limit';
+import { parseOrThrow, schemas, type Action } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { requireSession } from '../session-store';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
@@ -30,6 +32,20 @@ import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec
 export const SESSION_TOKEN_TTL_SECONDS = 24 * 3600;
 
 type Sub = Record<string, unknown>;
+
+/** LeanCloud commands → the native action whose rate budget they spend. */
+const RATE_LIMITED: Record<string, Action> = {
+  'direct/': 'send',
+  'conv/start': 'create',
+  'conv/query': 'find',
+  'conv/add': 'invite',
+  'conv/remove': 'kick',
+  'conv/count': 'count',
+  'conv/mute': 'mute',
+  'conv/unmute': 'unmute',
+  'logs/': 'query',
+  'read/': 'read',
+};
 
 /** Serves one frame; the route response carries the reply unless it had to be posted first. */
 export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<RouteResponse> {
@@ -48,6 +64,9 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<Rout
     i === undefined ? { statusCode: 200 } : { statusCode: 200, body: encodeFrame({ ...c, i }) };
   try {
     const key = `${command.cmd ?? ''}/${command.op ?? ''}`;
+    // The same per-client budgets as the native actions these commands map to.
+    const limitedAs = RATE_LIMITED[key];
+    if (limitedAs) await enforceRateLimit(ctx, limitedAs, (await requireSession(ctx)).clientId);
     switch (key) {
       case 'echo/':
         return reply({ cmd: 'echo' });
