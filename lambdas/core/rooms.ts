@@ -3,7 +3,7 @@
  * table, keyed by room; the connection record names its one room. No member list, no
  * membership events, no offline delivery, push, receipts or unread.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
 import { getConversation } from './conversation-store';
@@ -11,7 +11,7 @@ import { dropDeadConnection, framer, type Target } from './delivery';
 import { applied } from './errors';
 import type { Ctx } from './route';
 import type { WireProtocol } from './subprotocols';
-import { expiryFrom, type Session } from './session-store';
+import { expiryFrom, type LastRoom, type Session } from './session-store';
 
 /** A client that disconnects is put back into its room if it opens again within this window. */
 export const ROOM_REJOIN_WINDOW_MS = 30 * 60 * 1000;
@@ -86,16 +86,13 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
 }
 
 /**
- * At `open`: the room this client left by disconnecting less than 30 minutes ago, entered again
- * on this connection. The memory is consumed, so only one connection goes back.
+ * At `open`: the room this client left by disconnecting less than 30 minutes ago (as read with
+ * its presence), entered again on this connection. The memory is consumed, so only one
+ * connection goes back.
  */
-export async function rejoinRecentRoom(ctx: Ctx, clientId: string, protocol?: WireProtocol): Promise<string[]> {
-  const { db, config } = ctx.deps;
-  const res = await db.send(
-    new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true, ProjectionExpression: 'lastRoom' }),
-  );
-  const last = res.Item?.lastRoom as { cid: string; leftAt: number } | undefined;
+export async function rejoinRecentRoom(ctx: Ctx, clientId: string, last: LastRoom | undefined, protocol?: WireProtocol): Promise<string[]> {
   if (!last) return [];
+  const { db, config } = ctx.deps;
   await db.send(new UpdateCommand({ TableName: config.tables.presence, Key: { clientId }, UpdateExpression: 'REMOVE lastRoom' }));
   if (ctx.now - last.leftAt > ROOM_REJOIN_WINDOW_MS) return [];
   const conv = await getConversation(ctx, last.cid);

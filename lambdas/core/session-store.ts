@@ -77,8 +77,13 @@ export async function getConnection(ctx: Ctx, connectionId = ctx.connectionId): 
 
 /** The session bound to this connection, or 4105. */
 export async function requireSession(ctx: Ctx): Promise<Session> {
-  const conn = await getConnection(ctx);
+  return sessionOf(ctx, await getConnection(ctx));
+}
+
+/** The session of an already loaded connection record, or 4105. */
+export function sessionOf(ctx: Ctx, conn: ConnectionRecord | undefined): Session {
   if (!conn?.clientId) throw new ImError('SESSION_REQUIRED', 'open a session first');
+  const protocol = nonNativeProtocol(conn);
   return {
     clientId: conn.clientId,
     connectionId: ctx.connectionId,
@@ -87,8 +92,13 @@ export async function requireSession(ctx: Ctx): Promise<Session> {
     unreadMode: conn.unreadMode === true,
     ...(conn.room ? { room: conn.room } : {}),
     ...(conn.pushDeviceKey ? { pushDeviceKey: conn.pushDeviceKey } : {}),
-    ...(conn.protocol && conn.protocol !== 'native' ? { protocol: conn.protocol } : {}),
+    ...(protocol ? { protocol } : {}),
   };
+}
+
+/** The connection's protocol when it is not the native one (presence and rooms store only those). */
+export function nonNativeProtocol(conn: ConnectionRecord | undefined): WireProtocol | undefined {
+  return conn?.protocol && conn.protocol !== 'native' ? conn.protocol : undefined;
 }
 
 /**
@@ -194,11 +204,21 @@ function liveEntries(ctx: Ctx, item: Item | undefined): { live: LiveConnection[]
   return { live, expired };
 }
 
-/** The live connections of one client (consistent read), and the expired entries to prune. */
-export async function getPresence(ctx: Ctx, clientId: string): Promise<{ live: LiveConnection[]; expired: string[] }> {
+/** A chat room the client left by disconnecting, remembered on its presence item. */
+export interface LastRoom {
+  cid: string;
+  leftAt: number;
+}
+
+/**
+ * The live connections of one client (consistent read), the expired entries to prune, and the
+ * room it last left by disconnecting.
+ */
+export async function getPresence(ctx: Ctx, clientId: string): Promise<{ live: LiveConnection[]; expired: string[]; lastRoom?: LastRoom }> {
   const { db, config } = ctx.deps;
   const res = await db.send(new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true }));
-  return liveEntries(ctx, res.Item);
+  const lastRoom = res.Item?.lastRoom as LastRoom | undefined;
+  return { ...liveEntries(ctx, res.Item), ...(lastRoom ? { lastRoom } : {}) };
 }
 
 /** Live connections of many clients: one BatchGetItem per 100 clients. */

@@ -12,6 +12,7 @@ import {
   expiryFrom,
   getConnection,
   getPresence,
+  nonNativeProtocol,
   removePresence,
   setConnectionDevice,
   unbindConnection,
@@ -69,7 +70,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
 
   const unreadMode = req.unreadMode === true;
   await bindConnection(ctx, { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode });
-  const protocol = conn?.protocol && conn.protocol !== 'native' ? conn.protocol : undefined;
+  const protocol = nonNativeProtocol(conn);
   await addPresence(ctx, clientId, ctx.connectionId, {
     expiresAt: conn?.expiresAt ?? expiryFrom(ctx),
     ...(req.tag ? { tag: req.tag } : {}),
@@ -79,7 +80,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
   const self = { clientId, connectionId: ctx.connectionId, protocol };
 
   // Back into the room this client left by disconnecting, within the window.
-  const rooms = conn?.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId, protocol);
+  const rooms = conn?.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId, presence.lastRoom, protocol);
   const result = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
