@@ -11,7 +11,7 @@ export const { handle, handler } = defineLifecycle(async (ctx, event) => {
   // Only non-JSON frames can be LeanCloud's; only then is the connection looked up.
   if (typeof event.body === 'string' && parseBody(event.body) === undefined && /^[A-Za-z0-9+/=\s]+$/.test(event.body)) {
     const conn = await getConnection(ctx);
-    if (conn?.protocol === 'leancloud') return handleLeanCloudFrame(ctx, event.body);
+    if (conn?.protocol === 'leancloud') return handleLeanCloudFrame(ctx, event.body, conn);
   }
   const body = unroutableReply(event.body);
   return body === undefined ? { statusCode: 200 } : { statusCode: 200, body };

@@ -74,6 +74,22 @@ interface Outcome {
   followUp?: () => Promise<void>;
 }
 
+/**
+ * The route response for a reply (`undefined`: none) and optional follow-up work. The follow-up
+ * must reach the client after the reply, so then the reply is posted explicitly instead of
+ * riding on the route response, which API Gateway only sends once the handler returns.
+ */
+export async function respond(ctx: Ctx, reply: string | undefined, followUp?: () => Promise<void>): Promise<RouteResponse> {
+  if (!followUp) return reply === undefined ? { statusCode: 200 } : { statusCode: 200, body: reply };
+  try {
+    if (reply !== undefined) await ctx.gateway.post(ctx.connectionId, reply);
+    await followUp();
+  } catch (err) {
+    ctx.log.error('follow-up failed', { err });
+  }
+  return { statusCode: 200 };
+}
+
 export function errorBody(err: unknown, log: Logger): ErrorBody {
   if (err instanceof ImError) return err.toBody();
   log.error('unexpected error', { err });
@@ -144,16 +160,7 @@ export function defineAction<A extends Action>(
       return wantsReply ? { statusCode: 200, body: replyFrame(action, id, { error }) } : { statusCode: 200 };
     }
     const { result, followUp } = outcome!;
-    if (!followUp) return wantsReply ? { statusCode: 200, body: replyFrame(action, id, { result }) } : { statusCode: 200 };
-    // The follow-up must reach the client after the reply, so the reply is posted
-    // explicitly instead of riding on the route response.
-    try {
-      if (wantsReply) await ctx.gateway.post(ctx.connectionId, replyFrame(action, id, { result }));
-      await followUp();
-    } catch (err) {
-      ctx.log.error('follow-up failed', { err });
-    }
-    return { statusCode: 200 };
+    return respond(ctx, wantsReply ? replyFrame(action, id, { result }) : undefined, followUp);
   };
   return { handle, handler: toLambda(handle) };
 }

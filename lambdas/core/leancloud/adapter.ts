@@ -7,7 +7,7 @@
  * instead of waiting for a timeout.
  */
 import { randomBytes } from 'node:crypto';
-import { errorBody, WithFollowUp, type Ctx, type RouteResponse } from '../route';
+import { errorBody, respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { createConversation } from '../conversations';
 import type { ConversationView } from '../conversation-store';
 import { ImError } from '../errors';
@@ -25,7 +25,7 @@ import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage
 import { enforceRateLimit } from '../rate-limit';
 import { parseOrThrow, schemas, type Action } from '../schemas';
 import { closeSession, openSession } from '../sessions';
-import { requireSession } from '../session-store';
+import { sessionOf, type ConnectionRecord, type Session } from '../session-store';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
 
 /** How long the SDK may reuse the session token it is given at `opened`. */
@@ -48,7 +48,7 @@ const RATE_LIMITED: Record<string, Action> = {
 };
 
 /** Serves one frame; the route response carries the reply unless it had to be posted first. */
-export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<RouteResponse> {
+export async function handleLeanCloudFrame(ctx: Ctx, text: string, conn: ConnectionRecord): Promise<RouteResponse> {
   let command: LcCommand;
   try {
     command = decodeFrame(text);
@@ -59,52 +59,54 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string): Promise<Rout
     }
     throw err;
   }
+  // The connection was loaded to route the frame here; every command reads its session from it.
+  const current = () => sessionOf(ctx, conn);
   const i = command.i;
   const reply = (c: LcCommand): RouteResponse =>
     i === undefined ? { statusCode: 200 } : { statusCode: 200, body: encodeFrame({ ...c, i }) };
   try {
     const key = `${command.cmd ?? ''}/${command.op ?? ''}`;
-    // The same per-client budgets as the native actions these commands map to.
+    // The same per-client budgets as the native actions these commands map to (which also
+    // makes every one of them require a session: 4105 otherwise).
     const limitedAs = RATE_LIMITED[key];
-    if (limitedAs) await enforceRateLimit(ctx, limitedAs, (await requireSession(ctx)).clientId);
+    if (limitedAs) await enforceRateLimit(ctx, limitedAs, current().clientId);
     switch (key) {
       case 'echo/':
         return reply({ cmd: 'echo' });
       case 'session/open':
         return await open(ctx, command);
       case 'session/close': {
-        await closeSession(ctx, await requireSession(ctx));
+        await closeSession(ctx, current());
         return reply({ cmd: 'session', op: 'closed', ...(command.peerId ? { peerId: command.peerId } : {}) });
       }
       case 'conv/start':
-        return reply(await start(ctx, command));
+        return reply(await start(ctx, current(), command));
       case 'conv/query':
-        return reply(await query(ctx, command));
+        return reply(await query(ctx, current(), command));
       case 'direct/':
-        return await direct(ctx, command);
+        return await direct(ctx, current(), command);
       case 'logs/':
-        return reply(await logs(ctx, command));
+        return reply(await logs(ctx, current(), command));
       case 'conv/add':
       case 'conv/remove':
-        return reply(await membership(ctx, command, command.op as 'add' | 'remove'));
+        return reply(await membership(ctx, current(), command, command.op as 'add' | 'remove'));
       case 'conv/count': {
         const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
-        await requireSession(ctx);
         const { count } = await countConversation(ctx, parseOrThrow(schemas.count, { cid }));
         return reply({ cmd: 'conv', op: 'result', convMessage: { count } });
       }
       case 'conv/mute':
       case 'conv/unmute': {
-        const session = await requireSession(ctx);
+        const session = current();
         const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
         await muteConversation(ctx, parseOrThrow(schemas.mute, { cid }).cid, session, command.op === 'mute');
         return reply({ cmd: 'conv', op: 'updated', convMessage: {} });
       }
       case 'ack/':
-        await ack(ctx, command);
+        await ack(ctx, current(), command);
         return command.i === undefined ? { statusCode: 200 } : reply({ cmd: 'ack', ackMessage: {} });
       case 'read/':
-        await read(ctx, command);
+        await read(ctx, current(), command);
         return command.i === undefined ? { statusCode: 200 } : reply({ cmd: 'read', readMessage: {} });
       default:
         throw new ImError('UNPARSEABLE_RAW_MESSAGE', `LeanCloud command ${key} is not supported by this server`);
@@ -142,8 +144,7 @@ function signatureOf(sub: Sub): { signature: string; timestamp: number; nonce: s
  * `conv/start` → `create`. The SDK puts the name and custom attributes in one JSON object, and
  * its member list includes the creator (which is also what it signs).
  */
-async function start(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
-  const session = await requireSession(ctx);
+async function start(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
   const { name, ...attributes } = jsonOf(conv.attr, 'attr');
   const signature = signatureOf(conv);
@@ -177,8 +178,7 @@ function conversationRow(c: ConversationView, me: string): Record<string, unknow
 }
 
 /** `conv/query` → `find`; results as a JSON array of `_Conversation` rows. */
-async function query(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
-  const session = await requireSession(ctx);
+async function query(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
   const req = parseOrThrow(schemas.find, {
     where: jsonOf(conv.where, 'where'),
@@ -196,8 +196,7 @@ async function query(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
 }
 
 /** `direct` → `send`; the SDK expects an `ack` command with the message id and timestamp. */
-async function direct(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
-  const session = await requireSession(ctx);
+async function direct(ctx: Ctx, session: Session, command: LcCommand): Promise<RouteResponse> {
   const d = (command.directMessage ?? {}) as Sub;
   let pushData: unknown;
   if (typeof d.pushData === 'string' && d.pushData) {
@@ -221,15 +220,11 @@ async function direct(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
     command.i === undefined
       ? undefined
       : encodeFrame({ cmd: 'ack', i: command.i, ackMessage: { uid: result.messageId, t: result.timestamp } });
-  if (!(outcome instanceof WithFollowUp)) return ack ? { statusCode: 200, body: ack } : { statusCode: 200 };
-  if (ack) await ctx.gateway.post(ctx.connectionId, ack);
-  await outcome.followUp().catch((err: unknown) => ctx.log.error('follow-up failed', { err }));
-  return { statusCode: 200 };
+  return respond(ctx, ack, outcome instanceof WithFollowUp ? outcome.followUp : undefined);
 }
 
 /** Client `ack`: a time range (`fromts`..`tots`) or one `mid` of a conversation → the native `ack`. */
-async function ack(ctx: Ctx, command: LcCommand): Promise<void> {
-  const session = await requireSession(ctx);
+async function ack(ctx: Ctx, session: Session, command: LcCommand): Promise<void> {
   const a = (command.ackMessage ?? {}) as Sub;
   if (typeof a.cid !== 'string') return;
   const ids =
@@ -242,8 +237,7 @@ async function ack(ctx: Ctx, command: LcCommand): Promise<void> {
 }
 
 /** Client `read`: per conversation, read up to `mid` (or the newest) → the native `read`. */
-async function read(ctx: Ctx, command: LcCommand): Promise<void> {
-  const session = await requireSession(ctx);
+async function read(ctx: Ctx, session: Session, command: LcCommand): Promise<void> {
   const r = (command.readMessage ?? {}) as Sub;
   const convs = Array.isArray(r.convs) ? (r.convs as Sub[]) : typeof r.cid === 'string' ? [{ cid: r.cid }] : [];
   for (const c of convs.slice(0, 50)) {
@@ -253,8 +247,7 @@ async function read(ctx: Ctx, command: LcCommand): Promise<void> {
 }
 
 /** `logs` → `query`: older messages before (`mid`, `t`), returned oldest first. */
-async function logs(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
-  const session = await requireSession(ctx);
+async function logs(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const l = (command.logsMessage ?? {}) as Sub;
   if (l.direction === 'NEW') throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'logs in the NEW direction are not supported by this server');
   const limit = typeof l.l === 'number' ? l.l : typeof l.limit === 'number' ? l.limit : 20;
@@ -269,8 +262,7 @@ async function logs(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
  * `conv/add` / `conv/remove`: with only the caller in `m` they are `join` / `quit` (how the SDK
  * joins and quits), otherwise `invite` / `kick`. Failures per client become `failedPids`.
  */
-async function membership(ctx: Ctx, command: LcCommand, op: 'add' | 'remove'): Promise<LcCommand> {
-  const session = await requireSession(ctx);
+async function membership(ctx: Ctx, session: Session, command: LcCommand, op: 'add' | 'remove'): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
   const m = ((conv.m as string[] | undefined) ?? []).filter((x) => typeof x === 'string');
   const signature = signatureOf(conv);
@@ -319,9 +311,10 @@ async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
     peerId: command.peerId,
     sessionMessage: { st: randomBytes(24).toString('base64url'), stTtl: SESSION_TOKEN_TTL_SECONDS },
   });
-  if (command.i !== undefined) await ctx.gateway.post(ctx.connectionId, opened);
-  if (outcome instanceof WithFollowUp) {
-    await outcome.followUp().catch((err: unknown) => ctx.log.error('follow-up failed', { err }));
-  }
-  return { statusCode: 200 };
+  // Posted even without follow-up work: the unread push always follows `opened`.
+  return respond(
+    ctx,
+    command.i === undefined ? undefined : opened,
+    outcome instanceof WithFollowUp ? outcome.followUp : async () => undefined,
+  );
 }
