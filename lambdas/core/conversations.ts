@@ -67,6 +67,29 @@ async function findUnique(ctx: Ctx, key: string, members: string[]): Promise<Uni
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A conversation as created now, before any message. */
+function newConversation(
+  ctx: Ctx,
+  cid: string,
+  creator: string,
+  name: string | null | undefined,
+  attributes: Record<string, unknown>,
+  kind: Pick<ConversationRecord, 'transient' | 'unique' | 'memberCount'>,
+): ConversationRecord {
+  return {
+    cid,
+    // An empty name is stored as none: `name` keys the byName index, which takes no empty strings.
+    ...(name ? { name } : {}),
+    creator,
+    attributes,
+    ...kind,
+    createdAt: ctx.now,
+    updatedAt: ctx.now,
+    lastMessageAt: null,
+    lastSeq: 0,
+  };
+}
+
 /** A chat room: no members (any given are ignored); the creator's connection enters it. */
 async function createRoom(
   ctx: Ctx,
@@ -75,19 +98,11 @@ async function createRoom(
   attributes: Record<string, unknown>,
 ): Promise<{ conversation: ConversationView }> {
   await verifySignature(ctx, 'create', session.clientId, req.signature, { members: req.members ?? [] });
-  const record: ConversationRecord = {
-    cid: newConversationId(ctx.now),
-    ...(req.name ? { name: req.name } : {}),
-    creator: session.clientId,
-    attributes,
+  const record = newConversation(ctx, newConversationId(ctx.now), session.clientId, req.name, attributes, {
     transient: true,
     unique: false,
-    createdAt: ctx.now,
-    updatedAt: ctx.now,
-    lastMessageAt: null,
-    lastSeq: 0,
     memberCount: 0,
-  };
+  });
   await putConversation(ctx, record);
   await enterRoom(ctx, session, record.cid);
   return { conversation: conversationView(record, undefined, false) };
@@ -122,19 +137,11 @@ export async function createConversation(ctx: Ctx, req: Request<'create'>, sessi
     }
   }
 
-  const record: ConversationRecord = {
-    cid,
-    ...(req.name ? { name: req.name } : {}),
-    creator: me,
-    attributes,
+  const record = newConversation(ctx, cid, me, req.name, attributes, {
     transient: false,
     unique: req.unique === true,
-    createdAt: ctx.now,
-    updatedAt: ctx.now,
-    lastMessageAt: null,
-    lastSeq: 0,
     memberCount: members.length,
-  };
+  });
   // Members first: a crash before the conversation item leaves only unreachable member rows,
   // never a conversation with missing members.
   await putMembers(
