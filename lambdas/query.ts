@@ -1,5 +1,11 @@
-/** `query`: message history, newest page first (PROTOCOL.md §4). */
+/**
+ * `query`: message history, newest page first (PROTOCOL.md §4); with `after` (extension), the
+ * oldest page after that message instead.
+ */
 import { queryHistory } from './core/messages';
 import { defineAction } from './core/route';
 
-export const { handle, handler } = defineAction('query', { session: true, run: queryHistory });
+export const { handle, handler } = defineAction('query', {
+  session: true,
+  run: (ctx, req, session) => queryHistory(ctx, { ...req, from: req.after ? 'oldest' : 'newest' }, session),
+});

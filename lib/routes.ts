@@ -68,12 +68,21 @@ export function workerEnvVar(name: WorkerName): string {
 export const ROUTES: readonly RouteDef[] = [
   { routeKey: '$connect', handler: 'connect', tables: { connections: 'w' }, postsToConnections: false },
   { routeKey: '$disconnect', handler: 'disconnect', tables: { connections: 'rw', presence: 'rw', rooms: 'w' }, postsToConnections: false },
-  // $default also serves LeanCloud frames (session open/close, echo, conv start/query, direct so far),
-  // so it holds the union of what those native actions need.
+  // $default also serves LeanCloud frames (sessions, conversations, messages, receipts), so it
+  // holds the union of what the native actions they map to need.
   {
     routeKey: '$default',
     handler: 'default',
-    tables: { connections: 'rw', presence: 'rw', members: 'rw', conversations: 'rw', messages: 'rw', keys: 'rw', rooms: 'rw', devices: 'rw' },
+    tables: {
+      connections: 'rw',
+      presence: 'rw',
+      members: 'rw',
+      conversations: 'rw',
+      messages: 'rw',
+      keys: 'rw',
+      rooms: 'rw',
+      devices: 'rw',
+    },
     indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'],
     scans: ['conversations'],
     postsToConnections: true,
@@ -174,6 +183,12 @@ export const ROUTES: readonly RouteDef[] = [
     handler: 'count',
     tables: { connections: 'r', conversations: 'r', members: 'r', rooms: 'r', keys: 'w' },
     postsToConnections: false,
+  },
+  {
+    routeKey: 'update',
+    handler: 'update',
+    tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', keys: 'w' },
+    postsToConnections: true,
   },
   {
     routeKey: 'find',

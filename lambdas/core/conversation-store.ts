@@ -76,6 +76,31 @@ export async function putConversation(ctx: Ctx, c: ConversationRecord): Promise<
   await db.send(new PutCommand({ TableName: config.tables.conversations, Item: c, ConditionExpression: 'attribute_not_exists(cid)' }));
 }
 
+/**
+ * Writes a conversation's name, attributes and updatedAt if it was not updated since
+ * `expectedUpdatedAt` (false otherwise: re-read and retry).
+ */
+export async function replaceConversationDetails(ctx: Ctx, c: ConversationRecord, expectedUpdatedAt: number): Promise<boolean> {
+  const { db, config } = ctx.deps;
+  return applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.conversations,
+        Key: { cid: c.cid },
+        UpdateExpression: `SET attributes = :a, updatedAt = :u${c.name !== undefined ? ', #n = :n' : ' REMOVE #n'}`,
+        ConditionExpression: 'updatedAt = :old',
+        ExpressionAttributeNames: { '#n': 'name' },
+        ExpressionAttributeValues: {
+          ':a': c.attributes,
+          ':u': c.updatedAt,
+          ':old': expectedUpdatedAt,
+          ...(c.name !== undefined ? { ':n': c.name } : {}),
+        },
+      }),
+    ),
+  );
+}
+
 /** The conversation or 4303. */
 export async function requireConversation(ctx: Ctx, cid: string): Promise<ConversationRecord> {
   const conv = await getConversation(ctx, cid);

@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   SESSION_REQUIRED: 4105,
   FRAME_TOO_LONG: 4109,
   SESSION_CONFLICT: 4111,
+  /** LeanCloud adapter only: a reconnect's or refresh's session token (`st`) is not valid. */
+  SESSION_TOKEN_EXPIRED: 4112,
   UNPARSEABLE_RAW_MESSAGE: 4114,
   MESSAGE_SENT_QUOTA_EXCEEDED: 4116,
   INTERNAL_ERROR: 4200,

@@ -2,7 +2,7 @@
  * Idempotency and uniqueness keys (`keys` table), claimed with conditional puts because the
  * embedded DynamoDB has no transactions. Expired keys still present are treated as free.
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Item } from '../adapters/dynamo';
 import { applied } from './errors';
 import type { Ctx } from './route';
@@ -49,4 +49,9 @@ export async function claimKey(
       }),
     ),
   );
+}
+
+export async function deleteKey(ctx: Ctx, k: string): Promise<void> {
+  const { db, config } = ctx.deps;
+  await db.send(new DeleteCommand({ TableName: config.tables.keys, Key: { k } }));
 }

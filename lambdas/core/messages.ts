@@ -323,38 +323,78 @@ export async function messageIdsBetween(ctx: Ctx, cid: string, from: number, to:
 /** Reads bounded by this many items per `query` when filtering by timestamp alone. */
 const MAX_QUERY_READ = 5000;
 
-export async function queryHistory(
-  ctx: Ctx,
-  req: Request<'query'>,
-  session: Session,
-): Promise<{ messages: MessageView[]; hasMore: boolean }> {
+/** One end of a history range: a message id (exact) or, without one, a timestamp. */
+export interface HistoryBound {
+  messageId?: string;
+  timestamp?: number;
+  /** Whether the bound message itself belongs to the range (LeanCloud's `tIncluded`). */
+  inclusive?: boolean;
+}
+
+export interface HistoryRange {
+  cid: string;
+  limit: number;
+  /** Newer end of the range (exclusive unless `inclusive`). */
+  before?: HistoryBound;
+  /** Older end of the range. */
+  after?: HistoryBound;
+  /** Which end the page starts from: the newest messages of the range (default) or the oldest. */
+  from?: 'newest' | 'oldest';
+}
+
+/**
+ * A page of history, ordered oldest → newest either way. `hasMore` tells whether the range holds
+ * more messages beyond the page, in the direction of paging.
+ */
+export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session): Promise<{ messages: MessageView[]; hasMore: boolean }> {
   const { db, config } = ctx.deps;
   // Room history is for the connections in the room; conversation history for members.
   if (session.room !== req.cid && !(await getMember(ctx, req.cid, session.clientId))) {
     if (!(await getConversation(ctx, req.cid))) throw new ImError('CONVERSATION_NOT_FOUND', 'conversation not found');
     throw new ImError('CONVERSATION_LOG_REJECTED', 'only members (for chat rooms: those in the room) can read its history');
   }
-  const beforeSeq = req.before?.messageId !== undefined ? seqOfMessageId(req.before.messageId) : undefined;
-  if (req.before?.messageId !== undefined && beforeSeq === undefined) {
-    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'before.messageId is not a message id of this server');
+  const seqOf = (b: HistoryBound | undefined, which: string) => {
+    if (b?.messageId === undefined) return undefined;
+    const seq = seqOfMessageId(b.messageId);
+    if (seq === undefined) throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${which}.messageId is not a message id of this server`);
+    return b.inclusive ? seq : which === 'before' ? seq - 1 : seq + 1;
+  };
+  // Message ids give exact sequence bounds; timestamps alone filter (seq order follows time).
+  const hi = seqOf(req.before, 'before');
+  const lo = seqOf(req.after, 'after');
+  const keys =
+    hi !== undefined && lo !== undefined
+      ? ' AND seq BETWEEN :lo AND :hi'
+      : hi !== undefined
+        ? ' AND seq <= :hi'
+        : lo !== undefined
+          ? ' AND seq >= :lo'
+          : '';
+  const filters: string[] = [];
+  const values: Item = { ':cid': req.cid };
+  if (hi !== undefined) values[':hi'] = hi;
+  if (lo !== undefined) values[':lo'] = lo;
+  if (hi === undefined && req.before?.timestamp !== undefined) {
+    filters.push(`#ts ${req.before.inclusive ? '<=' : '<'} :bt`);
+    values[':bt'] = req.before.timestamp;
   }
-  const beforeTs = beforeSeq === undefined ? req.before?.timestamp : undefined;
+  if (lo === undefined && req.after?.timestamp !== undefined) {
+    filters.push(`#ts ${req.after.inclusive ? '>=' : '>'} :at`);
+    values[':at'] = req.after.timestamp;
+  }
+  if (lo !== undefined && hi !== undefined && lo > hi) return { messages: [], hasMore: false };
   const page: Item[] = [];
   let start: Item | undefined;
   let read = 0;
-  // One item more than asked tells whether an older page exists.
+  // One item more than asked tells whether the range goes on.
   do {
     const res = await db.send(
       new QueryCommand({
         TableName: config.tables.messages,
-        KeyConditionExpression: beforeSeq !== undefined ? 'cid = :cid AND seq < :s' : 'cid = :cid',
-        ...(beforeTs !== undefined ? { FilterExpression: '#ts < :t', ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
-        ExpressionAttributeValues: {
-          ':cid': req.cid,
-          ...(beforeSeq !== undefined ? { ':s': beforeSeq } : {}),
-          ...(beforeTs !== undefined ? { ':t': beforeTs } : {}),
-        },
-        ScanIndexForward: false,
+        KeyConditionExpression: `cid = :cid${keys}`,
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
+        ExpressionAttributeValues: values,
+        ScanIndexForward: req.from === 'oldest',
         Limit: req.limit + 1 - page.length,
         ExclusiveStartKey: start,
       }),
@@ -364,11 +404,9 @@ export async function queryHistory(
     start = res.LastEvaluatedKey as Item | undefined;
   } while (start && page.length < req.limit + 1 && read < MAX_QUERY_READ);
   const hasMore = page.length > req.limit || (start !== undefined && page.length <= req.limit);
-  const messages = page
-    .slice(0, req.limit)
-    .reverse()
-    .map((m) => messageView(m as unknown as MessageRecord));
-  return { messages, hasMore };
+  const taken = page.slice(0, req.limit);
+  if (req.from !== 'oldest') taken.reverse();
+  return { messages: taken.map((m) => messageView(m as unknown as MessageRecord)), hasMore };
 }
 
 /** Offline delivery caps (PROTOCOL.md §5). */

@@ -18,9 +18,15 @@ export function rateBucket(action: Action): 'send' | 'other' | undefined {
   return action === 'send' ? 'send' : 'other';
 }
 
+export type RateBucket = NonNullable<ReturnType<typeof rateBucket>>;
+
 export async function enforceRateLimit(ctx: Ctx, action: Action, clientId: string): Promise<void> {
   const bucket = rateBucket(action);
-  if (!bucket) return;
+  if (bucket) await spendRateBudget(ctx, bucket, clientId);
+}
+
+/** One request against a client's budget; 4116 when it is spent. */
+export async function spendRateBudget(ctx: Ctx, bucket: RateBucket, clientId: string): Promise<void> {
   const limit = ctx.deps.config.rateLimits[bucket];
   if (limit <= 0) return;
   const { db, config } = ctx.deps;

@@ -59,6 +59,12 @@ export const attributesSchema = jsonObject.superRefine((obj, ctx) => {
   }
 });
 
+const historyBound = (name: string) =>
+  object({ messageId: messageId.optional(), timestamp: number().int().nonnegative().optional() }).refine(
+    (b) => b.messageId !== undefined || b.timestamp !== undefined,
+    `${name} needs messageId or timestamp`,
+  );
+
 const signature = object({
   signature: string().max(128),
   timestamp: number().int().nonnegative(),
@@ -103,9 +109,9 @@ export const schemas = {
   query: object({
     cid,
     limit: number().int().min(1).max(1000).default(20),
-    before: object({ messageId: messageId.optional(), timestamp: number().int().nonnegative().optional() })
-      .refine((b) => b.messageId !== undefined || b.timestamp !== undefined, 'before needs messageId or timestamp')
-      .optional(),
+    before: historyBound('before').optional(),
+    // Extension: with `after`, the page starts right after it and goes forward in time.
+    after: historyBound('after').optional(),
   }),
   read: object({ cid, messageId: messageId.optional() }),
   join: object({ cid, signature: signature.optional() }),
@@ -115,6 +121,12 @@ export const schemas = {
   mute: object({ cid }),
   unmute: object({ cid }),
   count: object({ cid }),
+  update: object({
+    cid,
+    name: string().max(256).nullable().optional(),
+    // Top-level keys replace the stored ones; a null value removes the key.
+    attributes: attributesSchema.optional(),
+  }).refine((u) => u.name !== undefined || u.attributes !== undefined, 'update needs name or attributes'),
   find: object({
     // The where-language has its own strict parser (find.ts) with 4114 for anything unknown.
     where: jsonObject.optional(),

@@ -35,6 +35,8 @@ export interface ConnectionRecord {
   unreadMode?: boolean;
   room?: string;
   pushDeviceKey?: string;
+  /** The LeanCloud session token issued on this connection, revoked by its `session/close`. */
+  sessionTokenKey?: string;
   /** The wire protocol negotiated at $connect. */
   protocol?: WireProtocol;
 }
@@ -136,14 +138,16 @@ export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectio
   }
 }
 
-export async function setConnectionDevice(ctx: Ctx, deviceKey: string): Promise<void> {
+/** Remembers a key this connection created, so that its `close` can remove what the key names. */
+export async function setConnectionKey(ctx: Ctx, field: 'pushDeviceKey' | 'sessionTokenKey', key: string): Promise<void> {
   const { db, config } = ctx.deps;
   await db.send(
     new UpdateCommand({
       TableName: config.tables.connections,
       Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'SET pushDeviceKey = :k',
-      ExpressionAttributeValues: { ':k': deviceKey },
+      UpdateExpression: 'SET #f = :k',
+      ExpressionAttributeNames: { '#f': field },
+      ExpressionAttributeValues: { ':k': key },
     }),
   );
 }
@@ -156,7 +160,7 @@ export async function unbindConnection(ctx: Ctx): Promise<void> {
       new UpdateCommand({
         TableName: config.tables.connections,
         Key: { connectionId: ctx.connectionId },
-        UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey',
+        UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey, sessionTokenKey',
         ConditionExpression: 'attribute_exists(connectionId)',
       }),
     ),

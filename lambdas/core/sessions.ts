@@ -14,7 +14,7 @@ import {
   getPresence,
   nonNativeProtocol,
   removePresence,
-  setConnectionDevice,
+  setConnectionKey,
   unbindConnection,
   type LiveConnection,
   type Session,
@@ -53,7 +53,11 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
   }
 }
 
-export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<object> {
+/**
+ * `open`. `proven` says the caller already established who the client is by other means (a
+ * LeanCloud session token), which stands in for the signature.
+ */
+export async function openSession(ctx: Ctx, req: Request<'open'>, opts: { proven?: boolean } = {}): Promise<object> {
   const clientId = req.clientId;
   if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
     throw new ImError('INVALID_LOGIN', 'clientId must be 1-64 characters of [A-Za-z0-9_-.@]');
@@ -63,7 +67,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
     throw new ImError('INVALID_LOGIN', `this connection is open as ${conn.clientId}; close it first`);
   }
   // Re-opening an already bound session (idempotent open) needs no new signature.
-  if (conn?.clientId !== clientId) await verifySignature(ctx, 'open', clientId, req.signature);
+  if (conn?.clientId !== clientId && !opts.proven) await verifySignature(ctx, 'open', clientId, req.signature);
   const presence = await getPresence(ctx, clientId);
   await resolveTagConflicts(ctx, clientId, req, presence.live);
   if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
@@ -91,7 +95,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>): Promise<objec
           pushPlatform: req.pushPlatform,
           deviceId: req.deviceId,
         });
-        if (key) await setConnectionDevice(ctx, key);
+        if (key) await setConnectionKey(ctx, 'pushDeviceKey', key);
       } catch (err) {
         // The session works without push; the next open registers again.
         ctx.log.error('device registration failed', { err });

@@ -86,12 +86,17 @@ export async function verifySignature(
   }
   if (Math.abs(ctx.now - timestampMs(sig.timestamp)) > SIGNATURE_WINDOW_MS)
     throw new ImError(name, 'signature timestamp is outside the 6 hour window');
-  const text = signedString(config.appId, action, clientId, { ...opts, timestamp: sig.timestamp, nonce: sig.nonce });
+  const signed = { ...opts, timestamp: sig.timestamp, nonce: sig.nonce };
+  const texts = [signedString(config.appId, action, clientId, signed)];
+  // LeanCloud's JS SDK signs a join as an invite of the client itself.
+  if (action === 'join') texts.push(signedString(config.appId, 'invite', clientId, { ...signed, members: [clientId] }));
   const given = Buffer.from(sig.signature.toLowerCase(), 'utf8');
-  const matches = keys.some((key) => {
-    const expected = Buffer.from(sign(key, text), 'utf8');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
+  const matches = keys.some((key) =>
+    texts.some((text) => {
+      const expected = Buffer.from(sign(key, text), 'utf8');
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    }),
+  );
   if (!matches) throw new ImError(name, 'signature does not match');
   // Remembered a little longer than the window, so a nonce can never be replayed inside it.
   const fresh = await claimKey(ctx, `nonce#${clientId}#${sig.nonce}`, {}, { ttlSeconds: (2 * SIGNATURE_WINDOW_MS) / 1000 });

@@ -110,6 +110,30 @@ describe('Tom and Bob (seed scenario 1)', () => {
     expect((byTime.messages as Message[]).every((m) => m.timestamp < m1[0]!.timestamp)).toBe(true);
   });
 
+  test('history forward with after (extension): oldest first from a message, bounded by before', async () => {
+    const tom = await open(Tom);
+    const conv = await conversationOf(tom, [Bob]);
+    const sent: string[] = [];
+    for (let i = 1; i <= 7; i++) sent.push((await tom.ok('send', { cid: conv.cid, data: `m${i}` })).messageId as string);
+
+    const p1 = await tom.ok('query', { cid: conv.cid, limit: 3, after: { messageId: sent[0] } });
+    expect((p1.messages as Message[]).map((m) => m.data)).toEqual(['m2', 'm3', 'm4']);
+    expect(p1.hasMore).toBe(true);
+    const last = (p1.messages as Message[])[2]!;
+    const p2 = await tom.ok('query', { cid: conv.cid, limit: 10, after: { messageId: last.id } });
+    expect((p2.messages as Message[]).map((m) => m.data)).toEqual(['m5', 'm6', 'm7']);
+    expect(p2.hasMore).toBe(false);
+
+    // A range: after m2, before m6, both exclusive, walked from its oldest end.
+    const range = await tom.ok('query', { cid: conv.cid, limit: 10, after: { messageId: sent[1] }, before: { messageId: sent[5] } });
+    expect((range.messages as Message[]).map((m) => m.data)).toEqual(['m3', 'm4', 'm5']);
+    // From the start of time: the conversation's first messages.
+    expect(
+      ((await tom.ok('query', { cid: conv.cid, limit: 2, after: { timestamp: 0 } })).messages as Message[]).map((m) => m.data),
+    ).toEqual(['m1', 'm2']);
+    expect((await tom.request('query', { cid: conv.cid, after: {} })).error?.code).toBe(4114);
+  });
+
   test('clientMsgId: a resend returns the first result and delivers nothing twice', async () => {
     const tom = await open(Tom);
     const bob = await open(Bob);

@@ -26,6 +26,7 @@ const MATRIX: Record<string, Record<Role, 'ok' | number>> = {
   unmute: { 'not opened': 4105, 'non-member': 4320, member: 'ok', creator: 'ok', "another client's connection": 4320 },
   count: { 'not opened': 4105, 'non-member': 'ok', member: 'ok', creator: 'ok', "another client's connection": 'ok' },
   find: { 'not opened': 4105, 'non-member': 'ok', member: 'ok', creator: 'ok', "another client's connection": 'ok' },
+  update: { 'not opened': 4105, 'non-member': 4320, member: 'ok', creator: 'ok', "another client's connection": 4320 },
 };
 
 const CASES = Object.keys(MATRIX).flatMap((action) => ROLES.map((role) => [action, role, MATRIX[action]![role]] as const));
@@ -58,6 +59,7 @@ test.each(CASES)('%s as %s → %s', async (action, role, expected) => {
     unmute: { cid },
     count: { cid },
     find: { where: { cid } },
+    update: { cid, name: 'renamed' },
   };
   const r = await actor.request(action, { ...fields[action], ...spoof });
   expect(r.ok ? 'ok' : r.error?.code).toBe(expected);

@@ -40,6 +40,7 @@ const ACTIONS = [
   'unmute',
   'count',
   'find',
+  'update',
 ];
 const FIELDS = [
   'clientId',

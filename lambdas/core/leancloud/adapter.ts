@@ -6,9 +6,9 @@
  * Anything else is answered with an error command (when it carries `i`) so the SDK fails fast
  * instead of waiting for a timeout.
  */
-import { randomBytes } from 'node:crypto';
 import { errorBody, respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { createConversation } from '../conversations';
+import { updateConversation, type AttributeChange } from '../conversation-update';
 import type { ConversationView } from '../conversation-store';
 import { ImError } from '../errors';
 import { findConversations } from '../find';
@@ -22,29 +22,37 @@ import {
   type FailedTarget,
 } from '../membership';
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
-import { enforceRateLimit } from '../rate-limit';
-import { parseOrThrow, schemas, type Action } from '../schemas';
+import { spendRateBudget, type RateBucket } from '../rate-limit';
+import { parseOrThrow, schemas } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { sessionOf, type ConnectionRecord, type Session } from '../session-store';
+import { verifySignature } from '../signatures';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
-
-/** How long the SDK may reuse the session token it is given at `opened`. */
-export const SESSION_TOKEN_TTL_SECONDS = 24 * 3600;
+import {
+  bindSessionToken,
+  issueSessionToken,
+  isSessionToken,
+  requireSessionToken,
+  revokeSessionToken,
+  revokeSessionTokenKey,
+} from './session-tokens';
 
 type Sub = Record<string, unknown>;
 
-/** LeanCloud commands → the native action whose rate budget they spend. */
-const RATE_LIMITED: Record<string, Action> = {
+/** The rate budget each LeanCloud command spends: the same as the native action it maps to. */
+const RATE_LIMITED: Record<string, RateBucket> = {
   'direct/': 'send',
-  'conv/start': 'create',
-  'conv/query': 'find',
-  'conv/add': 'invite',
-  'conv/remove': 'kick',
-  'conv/count': 'count',
-  'conv/mute': 'mute',
-  'conv/unmute': 'unmute',
-  'logs/': 'query',
-  'read/': 'read',
+  'conv/start': 'other',
+  'conv/query': 'other',
+  'conv/add': 'other',
+  'conv/remove': 'other',
+  'conv/count': 'other',
+  'conv/mute': 'other',
+  'conv/unmute': 'other',
+  'conv/update': 'other',
+  'logs/': 'other',
+  'read/': 'other',
+  'session/refresh': 'other',
 };
 
 /** Serves one frame; the route response carries the reply unless it had to be posted first. */
@@ -69,14 +77,18 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string, conn: Connect
     // The same per-client budgets as the native actions these commands map to (which also
     // makes every one of them require a session: 4105 otherwise).
     const limitedAs = RATE_LIMITED[key];
-    if (limitedAs) await enforceRateLimit(ctx, limitedAs, current().clientId);
+    if (limitedAs) await spendRateBudget(ctx, limitedAs, current().clientId);
     switch (key) {
       case 'echo/':
         return reply({ cmd: 'echo' });
       case 'session/open':
         return await open(ctx, command);
+      case 'session/refresh':
+        return reply(await refresh(ctx, current(), command));
       case 'session/close': {
-        await closeSession(ctx, current());
+        const session = current();
+        await revokeSessionTokenKey(ctx, conn.sessionTokenKey);
+        await closeSession(ctx, session);
         return reply({ cmd: 'session', op: 'closed', ...(command.peerId ? { peerId: command.peerId } : {}) });
       }
       case 'conv/start':
@@ -90,6 +102,8 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string, conn: Connect
       case 'conv/add':
       case 'conv/remove':
         return reply(await membership(ctx, current(), command, command.op as 'add' | 'remove'));
+      case 'conv/update':
+        return reply(await update(ctx, current(), command));
       case 'conv/count': {
         const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
         const { count } = await countConversation(ctx, parseOrThrow(schemas.count, { cid }));
@@ -177,6 +191,36 @@ function conversationRow(c: ConversationView, me: string): Record<string, unknow
   };
 }
 
+/** `_Conversation` columns an update may not write: they are the conversation's own fields. */
+const READ_ONLY_COLUMNS = new Set(['objectId', 'c', 'm', 'tr', 'mu', 'lm', 'sys', 'unique', 'uniqueId', 'createdAt', 'updatedAt']);
+
+/**
+ * `conv/update` → `update`. Keys of the `attr` JSON are `_Conversation` columns: `name`, or a
+ * custom attribute, dotted to reach into objects (`attr.color`); `{"__op": "Delete"}` removes one.
+ */
+async function update(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
+  const conv = (command.convMessage ?? {}) as Sub;
+  const attr = jsonOf(conv.attr, 'attr');
+  const isDelete = (v: unknown) => typeof v === 'object' && v !== null && (v as Sub).__op === 'Delete';
+  let name: string | null | undefined;
+  const changes: AttributeChange[] = [];
+  for (const [key, value] of Object.entries(attr)) {
+    const path = key.split('.');
+    if (READ_ONLY_COLUMNS.has(path[0]!)) throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${path[0]} cannot be updated`);
+    if (key === 'name') {
+      if (!isDelete(value) && value !== null && typeof value !== 'string')
+        throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'name must be a string');
+      name = typeof value === 'string' ? parseOrThrow(schemas.update.shape.name, value) : null;
+    } else changes.push({ path, value: isDelete(value) ? undefined : value });
+  }
+  const { conversation } = await updateConversation(
+    ctx,
+    { cid: parseOrThrow(schemas.count, { cid: conv.cid }).cid, ...(name !== undefined ? { name } : {}), changes },
+    session,
+  );
+  return { cmd: 'conv', op: 'updated', convMessage: { cid: conversation.cid, udate: new Date(conversation.updatedAt).toISOString() } };
+}
+
 /** `conv/query` → `find`; results as a JSON array of `_Conversation` rows. */
 async function query(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
@@ -246,15 +290,33 @@ async function read(ctx: Ctx, session: Session, command: LcCommand): Promise<voi
   }
 }
 
-/** `logs` → `query`: older messages before (`mid`, `t`), returned oldest first. */
+/**
+ * `logs` → `query`. The start (`t`, `mid`, `tIncluded`) and end (`tt`, `tmid`, `ttIncluded`) of
+ * the range are read in the command's direction: OLD (the default) pages back in time from the
+ * start, NEW forward. Results are oldest first either way.
+ */
 async function logs(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const l = (command.logsMessage ?? {}) as Sub;
-  if (l.direction === 'NEW') throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'logs in the NEW direction are not supported by this server');
   const limit = typeof l.l === 'number' ? l.l : typeof l.limit === 'number' ? l.limit : 20;
   if (limit === 0) return { cmd: 'logs', logsMessage: {} };
-  const before = typeof l.mid === 'string' && l.mid ? { messageId: l.mid } : typeof l.t === 'number' ? { timestamp: l.t } : undefined;
-  const req = parseOrThrow(schemas.query, { cid: l.cid, limit: Math.min(1000, Math.max(1, limit)), ...(before ? { before } : {}) });
-  const { messages } = await queryHistory(ctx, req, session);
+  const bound = (mid: unknown, t: unknown, inclusive: unknown) =>
+    typeof mid === 'string' && mid
+      ? { messageId: mid, inclusive: inclusive === true }
+      : typeof t === 'number' && t > 0
+        ? { timestamp: t, inclusive: inclusive === true }
+        : undefined;
+  const start = bound(l.mid, l.t, l.tIncluded);
+  const end = bound(l.tmid, l.tt, l.ttIncluded);
+  const newer = l.direction === 'NEW';
+  const [before, after] = newer ? [end, start] : [start, end];
+  const req = parseOrThrow(schemas.query, {
+    cid: l.cid,
+    limit: Math.min(1000, Math.max(1, limit)),
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+  });
+  // The schema checks the bounds but keeps no `inclusive`: the bounds themselves go on.
+  const { messages } = await queryHistory(ctx, { ...req, before, after, from: newer ? 'oldest' : 'newest' }, session);
   return { cmd: 'logs', logsMessage: { logs: messages.map((m) => ({ msgId: m.id, timestamp: m.timestamp, from: m.from, data: m.data })) } };
 }
 
@@ -291,30 +353,49 @@ async function membership(ctx: Ctx, session: Session, command: LcCommand, op: 'a
 
 /**
  * `session/open` → the native `open` in unread mode (the `.3` protocol). The `opened` reply must
- * reach the SDK before the `unread` push, so it is posted first.
+ * reach the SDK before the `unread` push, so it is posted first. An automatic reconnect carries
+ * the session token instead of a signature: a live token stands in for it (and is handed back),
+ * anything else is 4112, after which the SDK opens again without one.
  */
 async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
   const session = (command.sessionMessage ?? {}) as Sub;
   const signature = signatureOf(session);
-  const outcome = await openSession(ctx, {
-    clientId: command.peerId,
-    ...(typeof session.tag === 'string' && session.tag ? { tag: session.tag } : {}),
-    ...(typeof session.deviceId === 'string' && session.deviceId ? { deviceId: session.deviceId } : {}),
-    reconnect: session.r === true,
-    unreadMode: true,
-    ...(signature ? { signature } : {}),
-  });
-  const opened = encodeFrame({
-    cmd: 'session',
-    op: 'opened',
-    i: command.i,
-    peerId: command.peerId,
-    sessionMessage: { st: randomBytes(24).toString('base64url'), stTtl: SESSION_TOKEN_TTL_SECONDS },
-  });
+  const clientId = command.peerId;
+  const presented = typeof session.st === 'string' && session.st && typeof clientId === 'string' ? session.st : undefined;
+  const reused = presented ? await requireSessionToken(ctx, clientId!, presented) : undefined;
+  const outcome = await openSession(
+    ctx,
+    {
+      clientId,
+      ...(typeof session.tag === 'string' && session.tag ? { tag: session.tag } : {}),
+      ...(typeof session.deviceId === 'string' && session.deviceId ? { deviceId: session.deviceId } : {}),
+      reconnect: session.r === true,
+      unreadMode: true,
+      ...(signature ? { signature } : {}),
+    },
+    { proven: reused !== undefined },
+  );
+  if (reused) await bindSessionToken(ctx, reused.st);
+  const token = reused ?? (await issueSessionToken(ctx, clientId!));
+  const opened = encodeFrame({ cmd: 'session', op: 'opened', i: command.i, peerId: clientId, sessionMessage: token });
   // Posted even without follow-up work: the unread push always follows `opened`.
   return respond(
     ctx,
     command.i === undefined ? undefined : opened,
     outcome instanceof WithFollowUp ? outcome.followUp : async () => undefined,
   );
+}
+
+/**
+ * `session/refresh`: a new token for the session on this connection. With signatures on it needs
+ * a fresh login signature or a still-live token; the old token is revoked.
+ */
+async function refresh(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
+  const s = (command.sessionMessage ?? {}) as Sub;
+  const old = typeof s.st === 'string' && s.st ? s.st : undefined;
+  const live = old !== undefined && (await isSessionToken(ctx, session.clientId, old));
+  if (!live) await verifySignature(ctx, 'open', session.clientId, signatureOf(s));
+  if (old !== undefined) await revokeSessionToken(ctx, old);
+  const token = await issueSessionToken(ctx, session.clientId);
+  return { cmd: 'session', op: 'refreshed', sessionMessage: token };
 }

@@ -38,6 +38,11 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
       return { cmd: 'conv', op: 'members_joined', peerId, convMessage: { cid: e.cid, m: e.members, initBy: e.by } };
     case 'membersRemoved':
       return { cmd: 'conv', op: 'members_left', peerId, convMessage: { cid: e.cid, m: e.members, initBy: e.by } };
+    case 'updated': {
+      // The SDK merges these columns into the conversation it holds.
+      const columns = { ...(e.attributes as object), name: e.name };
+      return { cmd: 'conv', op: 'updated', peerId, convMessage: { cid: e.cid, attr: { data: JSON.stringify(columns) }, initBy: e.by } };
+    }
     case 'closed':
       return { cmd: 'session', op: 'closed', peerId, sessionMessage: { code: e.code, reason: e.name } };
     case 'unread': {
