@@ -1,43 +1,16 @@
 /**
  * The official LeanCloud JavaScript SDK (leancloud-realtime 4.3.1) against the local stack, with
- * nothing changed but its server options. Covers what the adapter serves so far: login (session
- * open, with the unread summary of the `.3` protocol), the keep-alive echo and logout.
+ * nothing changed but its server options: login and logout, single-device tags, 1:1 text
+ * messages with a native client in the same conversation, history, join/count/quit, receipts for
+ * native senders, unread counts at login and chat rooms. More in leancloud-sdk-*.test.ts.
  */
 import { TestClient } from '../helpers/client';
+import { sdk, useRealtime, type LcConversation, type LcMessage } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 
-// The SDK is CommonJS without bundled types.
-const { Realtime } = require('leancloud-realtime') as {
-  Realtime: new (opts: object) => { createIMClient(id: string): Promise<LcClient>; _close?(): void };
-};
-interface LcClient {
-  id: string;
-  close(): Promise<void>;
-  on(event: string, fn: (...args: unknown[]) => void): void;
-}
-
+const { TextMessage } = sdk;
 const h = useStack();
-
-/** Every Realtime made by a test; their connections are torn down after each test. */
-const instances: { _close?(): void }[] = [];
-afterEach(() => {
-  // The SDK can keep its socket and timers after its clients closed (e.g. after an unread push);
-  // _close() is its own teardown.
-  for (const rt of instances.splice(0)) rt._close?.();
-});
-
-function realtime() {
-  const rt = new Realtime({
-    appId: 'local-app',
-    appKey: 'local-key',
-    RTMServers: [h.url],
-    noBinary: true,
-    // Never reach a public LeanCloud host, even on reconnect.
-    server: { RTMRouter: '127.0.0.1:9', api: '127.0.0.1:9' },
-  });
-  instances.push(rt);
-  return rt;
-}
+const realtime = useRealtime(h);
 
 test('the SDK logs in and out', async () => {
   const [Tom] = h.names('Tom');
@@ -48,9 +21,7 @@ test('the SDK logs in and out', async () => {
 
 test('an SDK login is a real session: its client is online, and a login elsewhere with its tag kicks it', async () => {
   const [Bob] = h.names('Bob');
-  const bob = await (realtime() as unknown as { createIMClient(id: string, opts: object): Promise<LcClient> }).createIMClient(Bob, {
-    tag: 'Mobile',
-  });
+  const bob = await realtime().createIMClient(Bob, { tag: 'Mobile' });
   const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
   const presence = await h.stack.deps.db.send(new GetCommand({ TableName: h.stack.config.tables.presence, Key: { clientId: Bob } }));
   expect(Object.values(presence.Item!.conns as Record<string, { protocol?: string; tag?: string }>)).toEqual([
@@ -62,24 +33,9 @@ test('an SDK login is a real session: its client is online, and a login elsewher
   await expect(conflict).resolves.toBeDefined();
 });
 
-const { TextMessage } = require('leancloud-realtime') as { TextMessage: new (text: string) => { text?: string } };
-
-interface LcConversation {
-  id: string;
-  name: string;
-  members: string[];
-  send(message: object): Promise<{ id: string; timestamp: Date }>;
-}
-interface LcMessage {
-  id: string;
-  from: string;
-  text?: string;
-  cid: string;
-}
-
 test('SDK clients create a conversation and exchange text messages; a native client is in the same conversation', async () => {
   const [Tom, Jerry, Nat] = h.names('Tom', 'Jerry', 'Nat');
-  const tom = (await realtime().createIMClient(Tom)) as LcClient & { createConversation(o: object): Promise<LcConversation> };
+  const tom = await realtime().createIMClient(Tom);
   const jerry = await realtime().createIMClient(Jerry);
   const nat = h.track(await TestClient.open(h.url, Nat));
   const received = new Promise<[LcMessage, LcConversation]>((resolve) =>
@@ -113,16 +69,9 @@ test('SDK clients create a conversation and exchange text messages; a native cli
 
 test('SDK history paging, join, count and quit, with the events the SDK emits', async () => {
   const [Tom, Jerry, Alex] = h.names('Tom', 'Jerry', 'Alex');
-  type Conv = LcConversation & {
-    queryMessages(o: object): Promise<LcMessage[]>;
-    join(): Promise<unknown>;
-    quit(): Promise<unknown>;
-    count(): Promise<number>;
-  };
-  type Client = LcClient & { createConversation(o: object): Promise<Conv>; getConversation(id: string): Promise<Conv> };
-  const tom = (await realtime().createIMClient(Tom)) as Client;
-  const jerry = (await realtime().createIMClient(Jerry)) as Client;
-  const alex = (await realtime().createIMClient(Alex)) as Client;
+  const tom = await realtime().createIMClient(Tom);
+  const jerry = await realtime().createIMClient(Jerry);
+  const alex = await realtime().createIMClient(Alex);
   const conv = await tom.createConversation({ members: [Jerry], name: 'LeanCloud Fans', type: 1 });
   for (const t of ['one', 'two', 'three']) await conv.send(new TextMessage(t));
 
@@ -132,7 +81,7 @@ test('SDK history paging, join, count and quit, with the events the SDK emits', 
   const older = await jerrysConv.queryMessages({
     limit: 2,
     beforeMessageId: newest[0]!.id,
-    beforeTime: (newest[0] as unknown as { timestamp: Date }).timestamp,
+    beforeTime: newest[0]!.timestamp,
   });
   expect(older.map((m) => m.text)).toEqual(['one']);
 
@@ -174,22 +123,19 @@ test('unread counts at SDK login, and chat rooms with count and messages', async
   for (const text of ['a', 'b']) await tom.ok('send', { cid, data: JSON.stringify({ _lctype: -1, _lctext: text }) });
 
   // Jerry logs in through the SDK (unread mode): it is told about the 2 unread messages.
-  const rt = realtime();
-  const counts = new Promise<{ id: string; unreadMessagesCount: number }[]>((resolve) => {
-    const origin = rt as unknown as { createIMClient(id: string): Promise<LcClient> };
-    void origin
+  const counts = new Promise<LcConversation[]>((resolve) => {
+    void realtime()
       .createIMClient(Jerry)
-      .then((c) => c.on('unreadmessagescountupdate', (convs) => resolve(convs as { id: string; unreadMessagesCount: number }[])));
+      .then((c) => c.on('unreadmessagescountupdate', (convs) => resolve(convs as LcConversation[])));
   });
   const updated = await counts;
   expect(updated.find((c) => c.id === cid)?.unreadMessagesCount).toBe(2);
 
   // Chat rooms: create, join from another SDK client, count, message.
-  type Room = LcConversation & { count(): Promise<number>; join(): Promise<unknown> };
-  const alex = (await realtime().createIMClient(Alex)) as LcClient & { createChatRoom(o: object): Promise<Room> };
+  const alex = await realtime().createIMClient(Alex);
   const room = await alex.createChatRoom({ name: 'live' });
   expect(await room.count()).toBe(1);
-  const tomSdk = (await realtime().createIMClient(Tom)) as LcClient & { getConversation(id: string): Promise<Room> };
+  const tomSdk = await realtime().createIMClient(Tom);
   const tomRoom = await tomSdk.getConversation(room.id);
   await tomRoom.join();
   expect(await room.count()).toBe(2);
