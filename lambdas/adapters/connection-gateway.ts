@@ -3,10 +3,18 @@ import { ApiGatewayManagementApiClient, DeleteConnectionCommand, PostToConnectio
 
 export type PostOutcome = 'ok' | 'gone';
 
+/**
+ * Several LeanCloud clients can share one socket; each gets a session id of its own,
+ * `<socket's connection id>#<clientId>` (`#` never occurs in API Gateway's base64 ids).
+ * Frames for any of them go through the socket.
+ */
+export const PEER_SESSION_SEPARATOR = '#';
+export const socketOf = (connectionId: string): string => connectionId.split(PEER_SESSION_SEPARATOR, 1)[0]!;
+
 export interface ConnectionGateway {
   /** Sends one frame; 'gone' when the connection no longer exists (HTTP 410). */
   post(connectionId: string, data: string): Promise<PostOutcome>;
-  /** Closes the connection server-side; a connection already gone is not an error. */
+  /** Closes the connection (the whole socket) server-side; a connection already gone is not an error. */
   disconnect(connectionId: string): Promise<void>;
 }
 
@@ -47,7 +55,7 @@ export class ManagementApiGateway implements ConnectionGateway {
   async post(connectionId: string, data: string): Promise<PostOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data) }));
+        await this.client.send(new PostToConnectionCommand({ ConnectionId: socketOf(connectionId), Data: Buffer.from(data) }));
         return 'ok';
       } catch (err) {
         if (isGone(err)) return 'gone';
@@ -59,7 +67,7 @@ export class ManagementApiGateway implements ConnectionGateway {
 
   async disconnect(connectionId: string): Promise<void> {
     try {
-      await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+      await this.client.send(new DeleteConnectionCommand({ ConnectionId: socketOf(connectionId) }));
     } catch (err) {
       if (!isGone(err)) throw err;
     }

@@ -39,6 +39,8 @@ export interface ConnectionRecord {
   sessionTokenKey?: string;
   /** The wire protocol negotiated at $connect. */
   protocol?: WireProtocol;
+  /** Further clients whose sessions share this socket (LeanCloud multiplexing), by client id. */
+  peers?: Set<string>;
 }
 
 /** What presence remembers about one live connection of a client. */
@@ -165,6 +167,40 @@ export async function unbindConnection(ctx: Ctx): Promise<void> {
       }),
     ),
   );
+}
+
+/**
+ * A session record for another client on this socket (`<socket>#<clientId>`), living as long as
+ * the socket, and listed on the socket's record so that `$disconnect` ends it too.
+ */
+export async function addPeerSession(ctx: Ctx, socket: ConnectionRecord, peerConnectionId: string, clientId: string): Promise<ConnectionRecord> {
+  const { db, config } = ctx.deps;
+  const record: ConnectionRecord = {
+    connectionId: peerConnectionId,
+    connectedAt: socket.connectedAt,
+    expiresAt: socket.expiresAt,
+    ...(socket.protocol ? { protocol: socket.protocol } : {}),
+  };
+  // Already there when two opens for the client race: the first one's record stands.
+  await applied(
+    db.send(
+      new PutCommand({
+        TableName: config.tables.connections,
+        Item: record,
+        ConditionExpression: 'attribute_not_exists(connectionId)',
+      }),
+    ),
+  );
+  await db.send(
+    new UpdateCommand({
+      TableName: config.tables.connections,
+      Key: { connectionId: socket.connectionId },
+      UpdateExpression: 'ADD peers :p',
+      ConditionExpression: 'attribute_exists(connectionId)',
+      ExpressionAttributeValues: { ':p': new Set([clientId]) },
+    }),
+  );
+  return record;
 }
 
 export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<void> {

@@ -14,11 +14,14 @@ import {
   getPresence,
   nonNativeProtocol,
   removePresence,
+  sessionOf,
   setConnectionKey,
   unbindConnection,
+  type ConnectionRecord,
   type LiveConnection,
   type Session,
 } from './session-store';
+import { PEER_SESSION_SEPARATOR } from '../adapters/connection-gateway';
 import { registerDevice, unregisterDevice } from './devices';
 import { forgetRoom, leaveRoom, rejoinRecentRoom, rememberRoomOnDisconnect } from './rooms';
 import { verifySignature } from './signatures';
@@ -45,6 +48,14 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
           ctx.log.warn('could not notify replaced session', { err, target: c.connectionId });
         },
       );
+    }
+    if (c.protocol === 'leancloud') {
+      // The socket may carry other clients too: only this client's session there ends, as a logout.
+      const there = { ...ctx, connectionId: c.connectionId };
+      const record = await getConnection(there);
+      if (record?.clientId === clientId) await closeSession(there, sessionOf(there, record));
+      else await removePresence(ctx, clientId, [c.connectionId]);
+      continue;
     }
     await ctx.gateway.disconnect(c.connectionId).catch((err: unknown) => {
       ctx.log.warn('could not disconnect replaced session', { err, target: c.connectionId });
@@ -121,9 +132,18 @@ export async function closeSession(ctx: Ctx, session: Session): Promise<object> 
   return {};
 }
 
-/** `$disconnect`: drop the connection record and its presence entry. */
+/** `$disconnect`: drop the connection record and its presence entry, and those of its peers. */
 export async function disconnectCleanup(ctx: Ctx): Promise<void> {
   const conn = await getConnection(ctx);
+  await endConnection(ctx, conn);
+  // Other clients whose sessions shared the socket (LeanCloud multiplexing).
+  for (const peer of conn?.peers ?? []) {
+    const peerCtx = { ...ctx, connectionId: `${ctx.connectionId}${PEER_SESSION_SEPARATOR}${peer}` };
+    await endConnection(peerCtx, await getConnection(peerCtx));
+  }
+}
+
+async function endConnection(ctx: Ctx, conn: ConnectionRecord | undefined): Promise<void> {
   await rememberRoomOnDisconnect(ctx, conn?.clientId, conn?.room);
   if (conn?.clientId) await removePresence(ctx, conn.clientId, [ctx.connectionId]);
   await deleteConnection(ctx, ctx.connectionId);

@@ -5,7 +5,7 @@
  * native senders, unread counts at login and chat rooms. More in leancloud-sdk-*.test.ts.
  */
 import { TestClient } from '../helpers/client';
-import { sdk, useRealtime, type LcConversation, type LcMessage } from '../helpers/leancloud';
+import { next, sdk, useRealtime, type LcConversation, type LcMessage } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 
 const { TextMessage } = sdk;
@@ -143,4 +143,72 @@ test('unread counts at SDK login, and chat rooms with count and messages', async
   await room.send(new TextMessage('666'));
   expect(await inRoom).toMatchObject({ from: Alex, text: '666' });
   await Promise.all([alex.close(), tomSdk.close()]);
+});
+
+test('several IMClients on one Realtime share its socket: each gets its own messages and events', async () => {
+  const [Tom, Jerry, Nat] = h.names('Tom', 'Jerry', 'Nat');
+  const rt = realtime();
+  const tom = await rt.createIMClient(Tom);
+  const jerry = await rt.createIMClient(Jerry);
+  const nat = h.track(await TestClient.open(h.url, Nat));
+  // One socket: the gateway has one connection for both clients.
+  const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+  const connsOf = async (id: string) =>
+    Object.keys(
+      ((await h.stack.deps.db.send(new GetCommand({ TableName: h.stack.config.tables.presence, Key: { clientId: id } }))).Item?.conns as
+        object | undefined) ?? {},
+    );
+  const [tomConn] = await connsOf(Tom);
+  const [jerryConn] = await connsOf(Jerry);
+  expect(jerryConn).toBe(`${tomConn}#${Jerry}`);
+
+  const jerryGets = next<[LcMessage]>(jerry, 'message');
+  const conv = await tom.createConversation({ members: [Jerry, Nat] });
+  await conv.send(new TextMessage('hi Jerry'));
+  expect((await jerryGets)[0]).toMatchObject({ from: Tom, text: 'hi Jerry' });
+  // The native member gets it too.
+  expect((await nat.event('message')).message).toMatchObject({ from: Tom });
+
+  const tomGets = next<[LcMessage]>(tom, 'message');
+  await nat.ok('send', { cid: conv.id, data: JSON.stringify({ _lctype: -1, _lctext: 'hi both' }) });
+  expect((await tomGets)[0]).toMatchObject({ from: Nat, text: 'hi both' });
+
+  // Jerry logs out; Tom's session on the same socket goes on.
+  await jerry.close();
+  expect(await connsOf(Jerry)).toEqual([]);
+  const again = next<[LcMessage]>(tom, 'message');
+  await nat.ok('send', { cid: conv.id, data: JSON.stringify({ _lctype: -1, _lctext: 'still there?' }) });
+  expect((await again)[0].text).toBe('still there?');
+  await tom.close();
+});
+
+test("a tag conflict ends only that client's session on a shared socket", async () => {
+  const [Tom, Jerry] = h.names('Tom', 'Jerry');
+  const rt = realtime();
+  const tom = await rt.createIMClient(Tom, {}, 'Mobile');
+  const jerry = await rt.createIMClient(Jerry);
+  const conflict = next(tom, 'conflict');
+  h.track(await TestClient.open(h.url, Tom, { tag: 'Mobile' }));
+  await conflict;
+  // Jerry, on the same socket, still works.
+  const conv = await jerry.createConversation({ members: [Tom] });
+  expect(await conv.count()).toBe(2);
+  await jerry.close();
+});
+
+test('closing the socket ends every session on it', async () => {
+  const [Tom, Jerry] = h.names('Tom', 'Jerry');
+  const rt = realtime();
+  await rt.createIMClient(Tom);
+  await rt.createIMClient(Jerry);
+  rt._close!();
+  const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+  for (let i = 0; i < 100; i++) {
+    const items = await Promise.all(
+      [Tom, Jerry].map((id) => h.stack.deps.db.send(new GetCommand({ TableName: h.stack.config.tables.presence, Key: { clientId: id } }))),
+    );
+    if (items.every((r) => Object.keys((r.Item?.conns as object | undefined) ?? {}).length === 0)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('presence still lists the closed socket');
 });

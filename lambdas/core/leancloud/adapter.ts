@@ -28,6 +28,7 @@ import { closeSession, openSession } from '../sessions';
 import { sessionOf, type ConnectionRecord, type Session } from '../session-store';
 import { verifySignature } from '../signatures';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
+import { sessionAddressed } from './peers';
 import {
   bindSessionToken,
   issueSessionToken,
@@ -56,23 +57,25 @@ const RATE_LIMITED: Record<string, RateBucket> = {
 };
 
 /** Serves one frame; the route response carries the reply unless it had to be posted first. */
-export async function handleLeanCloudFrame(ctx: Ctx, text: string, conn: ConnectionRecord): Promise<RouteResponse> {
+export async function handleLeanCloudFrame(socketCtx: Ctx, text: string, socket: ConnectionRecord): Promise<RouteResponse> {
   let command: LcCommand;
   try {
     command = decodeFrame(text);
   } catch (err) {
     if (err instanceof LcDecodeError) {
-      ctx.log.info('undecodable LeanCloud frame', { reason: err.message });
+      socketCtx.log.info('undecodable LeanCloud frame', { reason: err.message });
       return { statusCode: 200 };
     }
     throw err;
   }
-  // The connection was loaded to route the frame here; every command reads its session from it.
-  const current = () => sessionOf(ctx, conn);
   const i = command.i;
   const reply = (c: LcCommand): RouteResponse =>
     i === undefined ? { statusCode: 200 } : { statusCode: 200, body: encodeFrame({ ...c, i }) };
+  // From here on, ctx and conn are those of the client the command is for (one of several
+  // the socket may carry); the socket's record was loaded to route the frame here.
   try {
+    const { ctx, conn } = await sessionAddressed(socketCtx, socket, command);
+    const current = () => sessionOf(ctx, conn);
     const key = `${command.cmd ?? ''}/${command.op ?? ''}`;
     // The same per-client budgets as the native actions these commands map to (which also
     // makes every one of them require a session: 4105 otherwise).
@@ -87,7 +90,7 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string, conn: Connect
         return reply(await refresh(ctx, current(), command));
       case 'session/close': {
         const session = current();
-        await revokeSessionTokenKey(ctx, conn.sessionTokenKey);
+        await revokeSessionTokenKey(ctx, conn?.sessionTokenKey);
         await closeSession(ctx, session);
         return reply({ cmd: 'session', op: 'closed', ...(command.peerId ? { peerId: command.peerId } : {}) });
       }
@@ -126,7 +129,7 @@ export async function handleLeanCloudFrame(ctx: Ctx, text: string, conn: Connect
         throw new ImError('UNPARSEABLE_RAW_MESSAGE', `LeanCloud command ${key} is not supported by this server`);
     }
   } catch (err) {
-    const e = errorBody(err, ctx.log);
+    const e = errorBody(err, socketCtx.log);
     return reply({
       cmd: 'error',
       ...(command.peerId ? { peerId: command.peerId } : {}),
