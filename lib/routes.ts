@@ -193,7 +193,7 @@ export const ROUTES: readonly RouteDef[] = [
   {
     routeKey: 'find',
     handler: 'find',
-    tables: { connections: 'r', conversations: 'r', members: 'r', keys: 'w' },
+    tables: { connections: 'r', conversations: 'r', members: 'r', messages: 'r', keys: 'w' },
     indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'],
     scans: ['conversations'],
     postsToConnections: false,

@@ -3,6 +3,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { batchGetAll, batchPutAll, queryAll } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
 import { ImError, applied } from './errors';
+import type { MessageView } from './message-model';
 import type { Ctx } from './route';
 
 export const MAX_MEMBERS = 500;
@@ -46,6 +47,8 @@ export type ConversationView = Omit<ConversationRecord, 'name' | 'lastSeq' | 'me
   members?: string[];
   /** Muted by the client the view is for. */
   muted: boolean;
+  /** Only when asked for (`find` with `lastMessage`): the newest stored message, or null. */
+  lastMessage?: MessageView | null;
 };
 
 export function conversationView(c: ConversationRecord, members: string[] | undefined, muted: boolean): ConversationView {
@@ -309,6 +312,18 @@ export async function memberStates(ctx: Ctx, cid: string): Promise<{ clientId: s
     ConsistentRead: true,
   });
   return items.map((i) => ({ clientId: i.clientId as string, muted: i.muted === true }));
+}
+
+/** Every member record of a conversation (bounded by the 500-member limit). */
+export async function memberRecords(ctx: Ctx, cid: string): Promise<MemberRecord[]> {
+  const { db, config } = ctx.deps;
+  const items = await queryAll(db, {
+    TableName: config.tables.members,
+    KeyConditionExpression: 'cid = :cid',
+    ExpressionAttributeValues: { ':cid': cid },
+    ConsistentRead: true,
+  });
+  return items as unknown as MemberRecord[];
 }
 
 /**

@@ -20,6 +20,8 @@ import {
   type ConversationView,
 } from './conversation-store';
 import { ImError } from './errors';
+import { messageView } from './message-model';
+import { getMessagesAt } from './messages';
 import { comparator, matches, parseSort, parseWhere, type Branch, type Candidate } from './find-query';
 import type { Ctx } from './route';
 import type { Request } from './schemas';
@@ -176,8 +178,21 @@ export async function findConversations(ctx: Ctx, req: Request<'find'>, session:
       .filter((m) => m.muted)
       .map((m) => m.cid),
   );
-  const conversations = await mapLimit(page, 8, async (c) =>
-    conversationView(c, c.transient ? undefined : await memberIds(ctx, c.cid), muted.has(c.cid)),
-  );
+  const last = req.lastMessage
+    ? await getMessagesAt(
+        ctx,
+        page.map((c) => ({ cid: c.cid, seq: c.lastSeq ?? 0 })),
+      )
+    : undefined;
+  const conversations = await mapLimit(page, 8, async (c) => {
+    // compact: no member lists (one query per conversation saved).
+    const view = conversationView(c, c.transient || req.compact ? undefined : await memberIds(ctx, c.cid), muted.has(c.cid));
+    if (req.compact && !c.transient) delete view.members;
+    if (last) {
+      const m = last.get(`${c.cid}#${c.lastSeq ?? 0}`);
+      view.lastMessage = m ? messageView(m) : null;
+    }
+    return view;
+  });
   return { conversations };
 }

@@ -134,6 +134,18 @@ async function getMessage(ctx: Ctx, cid: string, seq: number): Promise<MessageRe
   return res.Item as MessageRecord | undefined;
 }
 
+/** Stored messages by (cid, seq), in one batched read; keyed `cid#seq`. */
+export async function getMessagesAt(ctx: Ctx, keys: { cid: string; seq: number }[]): Promise<Map<string, MessageRecord>> {
+  const { db, config } = ctx.deps;
+  const unique = [...new Map(keys.filter((k) => k.seq > 0).map((k) => [`${k.cid}#${k.seq}`, k])).values()];
+  const items = (await batchGetAll(
+    db,
+    config.tables.messages,
+    unique.map(({ cid, seq }) => ({ cid, seq })),
+  )) as unknown as MessageRecord[];
+  return new Map(items.map((m) => [`${m.cid}#${m.seq}`, m]));
+}
+
 function dedupeKey(cid: string, from: string, clientMsgId: string): string {
   return `msg#${cid}#${from}#${clientMsgId}`;
 }

@@ -133,8 +133,14 @@ export const schemas = {
     sort: string().max(256).optional(),
     limit: number().int().min(1).max(100).default(10),
     skip: number().int().min(0).max(1000).default(0),
+    // Extensions: leave out member lists; add each conversation's newest message.
+    compact: boolean().optional(),
+    lastMessage: boolean().optional(),
   }),
 } as const;
+
+/** LeanCloud's online-status query (`session/query`): at most 20 client ids. */
+export const onlineQuerySchema = array(clientIdSchema).max(20);
 
 export type Schemas = typeof schemas;
 export type Action = keyof Schemas;

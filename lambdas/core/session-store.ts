@@ -173,7 +173,12 @@ export async function unbindConnection(ctx: Ctx): Promise<void> {
  * A session record for another client on this socket (`<socket>#<clientId>`), living as long as
  * the socket, and listed on the socket's record so that `$disconnect` ends it too.
  */
-export async function addPeerSession(ctx: Ctx, socket: ConnectionRecord, peerConnectionId: string, clientId: string): Promise<ConnectionRecord> {
+export async function addPeerSession(
+  ctx: Ctx,
+  socket: ConnectionRecord,
+  peerConnectionId: string,
+  clientId: string,
+): Promise<ConnectionRecord> {
   const { db, config } = ctx.deps;
   const record: ConnectionRecord = {
     connectionId: peerConnectionId,

@@ -95,6 +95,18 @@ test('results are full conversation objects with members', async () => {
   expect(conv).toEqual({ ...byCid().get(c2.cid), members: ['A', 'C', 'D'], muted: false, lastMessageAt: null });
 });
 
+test('compact leaves out member lists; lastMessage adds each newest message (null without one)', async () => {
+  const r = await a.ok('find', { where: { cid: { $in: [c1.cid, c2.cid] } }, sort: 'createdAt', compact: true, lastMessage: true });
+  const [first, second] = r.conversations as (Conv & { lastMessage: { data: string; from: string } | null })[];
+  expect(first).not.toHaveProperty('members');
+  expect(first!.lastMessage).toMatchObject({ cid: c1.cid, from: 'A', data: 'later' });
+  expect(second!.lastMessage).toBeNull();
+  // Without the options: neither.
+  const plain = (await a.ok('find', { where: { cid: c1.cid } })).conversations as Conv[];
+  expect(plain[0]).toHaveProperty('members');
+  expect(plain[0]).not.toHaveProperty('lastMessage');
+});
+
 test.each<[string, Frame]>([
   ['unknown key', { where: { colour: 'red' } }],
   ['unknown operator', { where: { name: { $regex: '^a' } } }],

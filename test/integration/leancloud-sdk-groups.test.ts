@@ -183,3 +183,38 @@ test('history in both directions: newest first by default, OLD_TO_NEW from the s
   expect(texts(closed)).toEqual(['2', '3']);
   expect(await conv.queryMessages({ limit: 0 })).toEqual([]);
 });
+
+test('receipt timestamps (fetchReceiptTimestamps), online status (ping) and queries with last messages or compact', async () => {
+  const [Tom, Jerry, Ghost] = h.names('Tom', 'Jerry', 'Ghost');
+  const tom = await realtime().createIMClient(Tom);
+  const jerry = await realtime().createIMClient(Jerry);
+  const conv = await tom.createConversation({ members: [Jerry] });
+  const got = next<[LcMessage]>(jerry, 'message');
+  const delivered = next(conv, 'lastdeliveredatupdate');
+  const sent = await conv.send(new TextMessage('read me'), { receipt: true });
+  await got;
+
+  // Jerry's SDK acks within a second; then reads. Another device of Tom's asks for both points.
+  await delivered;
+  await (await jerry.getConversation(conv.id)).read();
+  const fresh = await (await realtime().createIMClient(Tom)).getConversation(conv.id);
+  const withReceipts = fresh as LcConversation & { fetchReceiptTimestamps(): Promise<unknown>; lastReadAt?: Date };
+  await withReceipts.fetchReceiptTimestamps();
+  expect(withReceipts.lastDeliveredAt!.getTime()).toBe(sent.timestamp.getTime());
+  expect(withReceipts.lastReadAt!.getTime()).toBe(sent.timestamp.getTime());
+
+  const pinger = tom as typeof tom & { ping(ids: string[]): Promise<string[]> };
+  expect((await pinger.ping([Jerry, Ghost])).sort()).toEqual([Jerry]);
+
+  type Query = {
+    equalTo(k: string, v: unknown): Query;
+    withLastMessagesRefreshed(b?: boolean): Query;
+    compact(b?: boolean): Query;
+    find(): Promise<(LcConversation & { lastMessage?: LcMessage })[]>;
+  };
+  const query = () => (tom as typeof tom & { getQuery(): Query }).getQuery().equalTo('objectId', conv.id);
+  const [withLast] = await query().withLastMessagesRefreshed(true).find();
+  expect(withLast!.lastMessage).toMatchObject({ id: sent.id, from: Tom, text: 'read me' });
+  const [compact] = await query().compact(true).find();
+  expect(compact!.members).toEqual([]);
+});

@@ -17,6 +17,7 @@ test('message → direct push with fromPeerId, timestamp and msg; offline flag k
   const d = sdkDecode(leanCloudFrame({ event: 'message', message: { ...message, offline: true } }, 'Bob')!);
   expect(d.cmd).toBe('direct');
   expect(d.peerId).toBe('Bob');
+  expect(d.service).toBe(2);
   expect(d.i).toBeNull();
   expect(d.directMessage).toMatchObject({
     id: message.id,
@@ -45,6 +46,15 @@ test.each([
   const d = sdkDecode(leanCloudFrame({ event, ...fields }, 'Bob')!);
   expect([d.cmd, d.op]).toEqual(['conv', op]);
   expect(d.convMessage).toMatchObject(expected);
+});
+
+test('updated → conv/updated with the name and attributes as _Conversation columns', () => {
+  const d = sdkDecode(
+    leanCloudFrame({ event: 'updated', cid: 'c1', by: 'Tom', name: 'n', attributes: { attr: { color: 'red' } }, updatedAt: 1 }, 'Bob')!,
+  );
+  expect([d.cmd, d.op]).toEqual(['conv', 'updated']);
+  expect(d.convMessage).toMatchObject({ cid: 'c1', initBy: 'Tom' });
+  expect(JSON.parse((d.convMessage as { attr: { data: string } }).attr.data)).toEqual({ attr: { color: 'red' }, name: 'n' });
 });
 
 test('closed → session/closed with code and reason; unread → unread tuples with the last message', () => {

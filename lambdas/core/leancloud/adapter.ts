@@ -1,10 +1,10 @@
 /**
  * LeanCloud command adapter: base64 `GenericCommand` frames from connections that negotiated
  * `lc.proto2base64.3` reach `$default` and are served by the same core as the native routes.
- * Adapted so far: session open/close, echo, conv start/query/add/remove/count/mute/unmute,
- * direct (send), logs (history), and the client's ack and read, under the same rate limits.
- * Anything else is answered with an error command (when it carries `i`) so the SDK fails fast
- * instead of waiting for a timeout.
+ * Adapted: session open/close/refresh/query, echo, conv start/query/add/remove/count/mute/
+ * unmute/update/max_read, direct (send), logs (history), and the client's ack and read, under
+ * the same rate limits, for every client multiplexed on the socket. Anything else is answered
+ * with an error command (when it carries `i`) so the SDK fails fast instead of waiting 20 s.
  */
 import { errorBody, respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { createConversation } from '../conversations';
@@ -23,9 +23,10 @@ import {
 } from '../membership';
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
 import { spendRateBudget, type RateBucket } from '../rate-limit';
-import { parseOrThrow, schemas } from '../schemas';
+import { receiptPoints } from '../receipts';
+import { onlineQuerySchema, parseOrThrow, schemas } from '../schemas';
 import { closeSession, openSession } from '../sessions';
-import { sessionOf, type ConnectionRecord, type Session } from '../session-store';
+import { livePresence, sessionOf, type ConnectionRecord, type Session } from '../session-store';
 import { verifySignature } from '../signatures';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
 import { sessionAddressed } from './peers';
@@ -54,6 +55,8 @@ const RATE_LIMITED: Record<string, RateBucket> = {
   'logs/': 'other',
   'read/': 'other',
   'session/refresh': 'other',
+  'session/query': 'other',
+  'conv/max_read': 'other',
 };
 
 /** Serves one frame; the route response carries the reply unless it had to be posted first. */
@@ -107,6 +110,10 @@ export async function handleLeanCloudFrame(socketCtx: Ctx, text: string, socket:
         return reply(await membership(ctx, current(), command, command.op as 'add' | 'remove'));
       case 'conv/update':
         return reply(await update(ctx, current(), command));
+      case 'conv/max_read':
+        return reply(await maxRead(ctx, current(), command));
+      case 'session/query':
+        return reply(await online(ctx, command));
       case 'conv/count': {
         const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
         const { count } = await countConversation(ctx, parseOrThrow(schemas.count, { cid }));
@@ -189,6 +196,9 @@ function conversationRow(c: ConversationView, me: string): Record<string, unknow
     mu: c.muted ? [me] : [],
     ...(c.name !== null ? { name: c.name } : {}),
     ...(c.lastMessageAt !== null ? { lm: { __type: 'Date', iso: new Date(c.lastMessageAt).toISOString() } } : {}),
+    ...(c.lastMessage
+      ? { msg: c.lastMessage.data, msg_from: c.lastMessage.from, msg_mid: c.lastMessage.id, msg_timestamp: c.lastMessage.timestamp }
+      : {}),
     createdAt: new Date(c.createdAt).toISOString(),
     updatedAt: new Date(c.updatedAt).toISOString(),
   };
@@ -224,6 +234,47 @@ async function update(ctx: Ctx, session: Session, command: LcCommand): Promise<L
   return { cmd: 'conv', op: 'updated', convMessage: { cid: conversation.cid, udate: new Date(conversation.updatedAt).toISOString() } };
 }
 
+/**
+ * `conv/max_read`: the newest delivered and read timestamps among the other members (with
+ * `queryAllMembers`, per member too). Unknown points are left out, as the SDK expects.
+ */
+async function maxRead(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
+  const conv = (command.convMessage ?? {}) as Sub;
+  const points = await receiptPoints(ctx, parseOrThrow(schemas.count, { cid: conv.cid }).cid, session);
+  const newest = (xs: (number | null)[]) => {
+    const known = xs.filter((x): x is number => x !== null);
+    return known.length > 0 ? Math.max(...known) : undefined;
+  };
+  const ack = newest(points.map((p) => p.deliveredAt));
+  const read = newest(points.map((p) => p.readAt));
+  return {
+    cmd: 'conv',
+    op: 'max_read',
+    convMessage: {
+      ...(ack !== undefined ? { maxAckTimestamp: ack } : {}),
+      ...(read !== undefined ? { maxReadTimestamp: read } : {}),
+      ...(conv.queryAllMembers === true
+        ? {
+            maxReadTuples: points.map((p) => ({
+              pid: p.clientId,
+              ...(p.deliveredAt !== null ? { maxAckTimestamp: p.deliveredAt } : {}),
+              ...(p.readAt !== null ? { maxReadTimestamp: p.readAt } : {}),
+            })),
+          }
+        : {}),
+    },
+  };
+}
+
+/** `session/query` (the SDK's `ping`): which of up to 20 clients have a live session. */
+async function online(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
+  const ids = (((command.sessionMessage ?? {}) as Sub).sessionPeerIds as unknown[] | undefined) ?? [];
+  const asked = parseOrThrow(onlineQuerySchema, ids);
+  const live = await livePresence(ctx, asked);
+  const onlineSessionPeerIds = asked.filter((id) => (live.get(id)?.length ?? 0) > 0);
+  return { cmd: 'session', op: 'query_result', sessionMessage: { onlineSessionPeerIds } };
+}
+
 /** `conv/query` → `find`; results as a JSON array of `_Conversation` rows. */
 async function query(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
@@ -233,6 +284,9 @@ async function query(ctx: Ctx, session: Session, command: LcCommand): Promise<Lc
     // The SDK asks for up to 999 when it looks conversations up by id; 100 is this server's page.
     ...(typeof conv.limit === 'number' ? { limit: Math.min(100, Math.max(1, conv.limit)) } : {}),
     ...(typeof conv.skip === 'number' ? { skip: conv.skip } : {}),
+    // flag bits: 1 = compact (no member lists), 2 = with each conversation's last message.
+    compact: typeof conv.flag === 'number' && (conv.flag & 1) !== 0,
+    lastMessage: typeof conv.flag === 'number' && (conv.flag & 2) !== 0,
   });
   const { conversations } = await findConversations(ctx, req, session);
   return {

@@ -63,5 +63,6 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
 /** The text frame to post to a LeanCloud connection, or undefined when the event has no equivalent. */
 export function leanCloudFrame(event: NativeEvent, peerId: string): string | undefined {
   const command = leanCloudPush(event, peerId);
-  return command ? encodeFrame(command) : undefined;
+  // service 2 = IM (1 is LiveQuery): the Swift SDK drops pushes without it.
+  return command ? encodeFrame({ ...command, service: 2 }) : undefined;
 }
