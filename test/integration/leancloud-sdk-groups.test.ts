@@ -218,3 +218,30 @@ test('receipt timestamps (fetchReceiptTimestamps), online status (ping) and quer
   const [compact] = await query().compact(true).find();
   expect(compact!.members).toEqual([]);
 });
+
+test('transient messages and pushData pass through; unsupported features fail at once instead of timing out', async () => {
+  const [Tom, Jerry] = h.names('Tom', 'Jerry');
+  const tom = await realtime().createIMClient(Tom);
+  const jerry = await realtime().createIMClient(Jerry);
+  const conv = await tom.createConversation({ members: [Jerry] });
+
+  const typing = next<[LcMessage]>(jerry, 'message');
+  await conv.send(new TextMessage('typing…'), { transient: true });
+  expect((await typing)[0].text).toBe('typing…');
+  await conv.send(new TextMessage('with push data'), { pushData: { alert: 'custom alert', badge: 'Increment' } });
+  // The transient one was never stored.
+  expect((await conv.queryMessages({ limit: 10 })).map((m) => m.text)).toEqual(['with push data']);
+
+  const started = Date.now();
+  const withTemp = tom as typeof tom & {
+    createTemporaryConversation(o: object): Promise<unknown>;
+  };
+  await expect(withTemp.createTemporaryConversation({ members: [Jerry] })).rejects.toThrow(/UNPARSEABLE_RAW_MESSAGE|not supported/);
+  await expect(conv.queryMessages({ type: -1 })).rejects.toThrow(/UNPARSEABLE_RAW_MESSAGE|not supported/);
+  const [last] = await conv.queryMessages({ limit: 1 });
+  await expect((conv as LcConversation & { recall(m: unknown): Promise<unknown> }).recall(last)).rejects.toThrow(
+    /UNPARSEABLE_RAW_MESSAGE|not supported/,
+  );
+  // Well inside the SDK's 20 s command timeout.
+  expect(Date.now() - started).toBeLessThan(5000);
+});

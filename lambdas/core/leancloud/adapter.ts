@@ -170,6 +170,7 @@ function signatureOf(sub: Sub): { signature: string; timestamp: number; nonce: s
  */
 async function start(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
+  if (conv.tempConv === true) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'temporary conversations are not supported by this server');
   const { name, ...attributes } = jsonOf(conv.attr, 'attr');
   const signature = signatureOf(conv);
   const req = parseOrThrow(schemas.create, {
@@ -354,6 +355,9 @@ async function read(ctx: Ctx, session: Session, command: LcCommand): Promise<voi
  */
 async function logs(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const l = (command.logsMessage ?? {}) as Sub;
+  // Refused rather than ignored: the SDK would take every message for one of the asked type.
+  if (l.lctype !== undefined && l.lctype !== 0)
+    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'history by message type is not supported by this server');
   const limit = typeof l.l === 'number' ? l.l : typeof l.limit === 'number' ? l.limit : 20;
   if (limit === 0) return { cmd: 'logs', logsMessage: {} };
   const bound = (mid: unknown, t: unknown, inclusive: unknown) =>
