@@ -2,7 +2,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { advancePoint, conversationProgress, getConversation, getMember, memberStates, requireConversation } from './conversation-store';
+import { advancePoint, conversationProgress, getConversation, getMember, memberStates } from './conversation-store';
 import { postEvent, sendToClients, type Target } from './delivery';
 import { ImError, isConditionFailed, applied } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
@@ -273,23 +273,22 @@ export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Sessio
  * `read`: moves the read point to `messageId` (default: the newest message); the client's other
  * connections get the conversation's new unread count.
  */
+/** Read receipts go to the other member of one-to-one conversations only (groups: `receipts.ts`). */
+export const READ_RECEIPT_MAX_MEMBERS = 2;
+
 export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Session): Promise<object> {
   const me = session.clientId;
-  const member = await getMember(ctx, req.cid, me);
-  if (!member) {
-    await requireConversation(ctx, req.cid);
-    throw new ImError('OPERATION_UNAUTHORIZED', 'only members can mark a conversation read');
-  }
-  let seq: number;
+  const [member, conv] = await Promise.all([getMember(ctx, req.cid, me), getConversation(ctx, req.cid)]);
+  if (!conv) throw new ImError('CONVERSATION_NOT_FOUND', 'conversation not found');
+  if (!member) throw new ImError('OPERATION_UNAUTHORIZED', 'only members can mark a conversation read');
+  let at: MessageRecord | undefined;
   if (req.messageId !== undefined) {
     const s = seqOfMessageId(req.messageId);
-    const m = s === undefined ? undefined : await getMessage(ctx, req.cid, s);
-    if (!m || m.id !== req.messageId) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'messageId is not a message of this conversation');
-    seq = m.seq;
-  } else {
-    seq = (await requireConversation(ctx, req.cid)).lastSeq;
+    at = s === undefined ? undefined : await getMessage(ctx, req.cid, s);
+    if (!at || at.id !== req.messageId) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'messageId is not a message of this conversation');
   }
-  await advancePoint(ctx, req.cid, me, 'readSeq', seq);
+  const seq = at?.seq ?? conv.lastSeq;
+  const advanced = await advancePoint(ctx, req.cid, me, 'readSeq', seq);
   const [entry] = await unreadCounts(ctx, me, [{ cid: req.cid, readSeq: Math.max(seq, member.readSeq) }]);
   await sendToClients(
     ctx,
@@ -297,6 +296,13 @@ export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Sess
     { event: 'unread', conversations: [{ cid: req.cid, unread: entry?.unread ?? 0 }] },
     { except: ctx.connectionId },
   );
+  if (advanced && seq > member.joinedSeq && (conv.memberCount ?? 0) <= READ_RECEIPT_MAX_MEMBERS) {
+    at ??= await getMessage(ctx, req.cid, seq);
+    const others = (await memberStates(ctx, req.cid)).map((m) => m.clientId).filter((id) => id !== me);
+    if (at && others.length > 0) {
+      await sendToClients(ctx, others, { event: 'read', cid: req.cid, messageId: at.id, by: me, readAt: at.timestamp });
+    }
+  }
   return {};
 }
 

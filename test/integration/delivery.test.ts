@@ -119,6 +119,29 @@ describe('unread mode and read', () => {
 });
 
 describe('receipts', () => {
+  test('read receipts (extension): one-to-one only, when the read point moves, with the read message', async () => {
+    const [Tom, Bob, Amy] = h.names('Tom', 'Bob', 'Amy');
+    const tom = await open(Tom);
+    const bob = await open(Bob);
+    const cid = await cidOf(tom, { members: [Bob] });
+    const first = await tom.ok('send', { cid, data: 'a' });
+    const second = await tom.ok('send', { cid, data: 'b' });
+    await bob.ok('read', { cid, messageId: first.messageId });
+    expect(await tom.event('read')).toEqual({ event: 'read', cid, messageId: first.messageId, by: Bob, readAt: first.timestamp });
+    await bob.ok('read', { cid });
+    expect(await tom.event('read')).toMatchObject({ messageId: second.messageId, readAt: second.timestamp });
+    // Nothing new read: no receipt. The reader gets none of its own.
+    await bob.ok('read', { cid });
+    await tom.expectNo('read');
+    await bob.expectNo('read');
+
+    // Groups: none (read points are available on request instead).
+    const group = await cidOf(tom, { members: [Bob, Amy] });
+    await tom.ok('send', { cid: group, data: 'c' });
+    await bob.ok('read', { cid: group });
+    await tom.expectNo('read');
+  });
+
   test('one delivered event per recipient, to every connection of the sender, on ack', async () => {
     const [Tom, Bob, Amy] = h.names('Tom', 'Bob', 'Amy');
     const tom = await open(Tom);

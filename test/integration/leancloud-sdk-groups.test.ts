@@ -118,7 +118,7 @@ test('typed messages: a location message (type -5) between SDK clients and as a 
   expect(native.location).toEqual({ latitude: 1, longitude: 2 });
 });
 
-test('receipts: an SDK sender asking for one learns its message was delivered', async () => {
+test('receipts: an SDK sender learns its message was delivered (when it asked) and read', async () => {
   const [Tom, Jerry] = h.names('Tom', 'Jerry');
   const tom = await realtime().createIMClient(Tom);
   const jerry = await realtime().createIMClient(Jerry);
@@ -130,6 +130,11 @@ test('receipts: an SDK sender asking for one learns its message was delivered', 
   // Jerry's SDK acks by time range; the server turns that into rcp for Tom.
   await delivered;
   expect(conv.lastDeliveredAt!.getTime()).toBeGreaterThanOrEqual(sent.timestamp.getTime());
+  // Jerry reads: Tom learns how far (one-to-one conversations).
+  const read = next(conv, 'lastreadatupdate');
+  await (await jerry.getConversation(conv.id)).read();
+  await read;
+  expect((conv as LcConversation & { lastReadAt?: Date }).lastReadAt!.getTime()).toBe(sent.timestamp.getTime());
 });
 
 test("read on one device sets the conversation's unread count to 0 on the client's other devices", async () => {

@@ -30,6 +30,9 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
     }
     case 'delivered':
       return { cmd: 'rcp', peerId, rcpMessage: { id: e.messageId, cid: e.cid, t: e.deliveredAt, read: false, from: e.by } };
+    case 'read':
+      // `t` is what the SDK keeps as lastReadAt: the read message's timestamp.
+      return { cmd: 'rcp', peerId, rcpMessage: { id: e.messageId, cid: e.cid, t: e.readAt, read: true, from: e.by } };
     case 'invited':
       return { cmd: 'conv', op: 'joined', peerId, convMessage: { cid: e.cid, initBy: e.by } };
     case 'kicked':
