@@ -43,7 +43,8 @@ const ALIASES: Record<string, FieldName> = {
 
 const OPS = new Set<Op>(['$eq', '$ne', '$in', '$nin', '$all', '$size', '$gt', '$gte', '$lt', '$lte', '$exists']);
 const TIME_FIELDS = new Set<FieldName>(['createdAt', 'updatedAt', 'lastMessageAt']);
-const MAX_LIST = 100;
+/** Values one `$in`/`$all`/`$nin` list may hold. */
+export const FIND_MAX_LIST = 100;
 const MAX_OR = 10;
 const MAX_ATTRIBUTE_DEPTH = 5;
 
@@ -94,7 +95,7 @@ function checkValue(field: FieldName, v: unknown): unknown {
 }
 
 function checkList(field: FieldName, op: Op, v: unknown): unknown[] {
-  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_LIST) bad(`${op} on ${field} needs an array of 1-${MAX_LIST} values`);
+  if (!Array.isArray(v) || v.length === 0 || v.length > FIND_MAX_LIST) bad(`${op} on ${field} needs an array of 1-${FIND_MAX_LIST} values`);
   return (v as unknown[]).map((x) => checkValue(field, x));
 }
 

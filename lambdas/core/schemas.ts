@@ -8,6 +8,9 @@
 import { array, boolean, enum as oneOf, number, object, record, string, union, unknown, type core, type output, type ZodType } from 'zod';
 import { ImError } from './errors';
 
+/** Deepest `find` page: LeanCloud's bound, and what keeps skipped reads bounded. */
+export const FIND_MAX_SKIP = 1000;
+
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_\-.@]{1,64}$/;
 
 /** Keys that could reach a prototype when stored objects are later merged or spread. */
@@ -132,7 +135,7 @@ export const schemas = {
     where: jsonObject.optional(),
     sort: string().max(256).optional(),
     limit: number().int().min(1).max(100).default(10),
-    skip: number().int().min(0).max(1000).default(0),
+    skip: number().int().min(0).max(FIND_MAX_SKIP).default(0),
     // Extensions: leave out member lists; add each conversation's newest message.
     compact: boolean().optional(),
     lastMessage: boolean().optional(),

@@ -250,3 +250,15 @@ test('transient messages and pushData pass through; unsupported features fail at
   // Well inside the SDK's 20 s command timeout.
   expect(Date.now() - started).toBeLessThan(5000);
 });
+
+test('getConversations looks up more conversations than one find page holds', async () => {
+  const [Tom, Nat] = h.names('Tom', 'Nat');
+  const nat = h.track(await TestClient.open(h.url, Nat));
+  const cids: string[] = [];
+  for (let i = 0; i < 105; i++) cids.push(((await nat.ok('create', { members: [Tom] })).conversation as { cid: string }).cid);
+  const tom = (await realtime().createIMClient(Tom)) as Awaited<ReturnType<ReturnType<typeof realtime>['createIMClient']>> & {
+    getConversations(ids: string[]): Promise<(LcConversation | null)[]>;
+  };
+  const found = await tom.getConversations(cids);
+  expect(found.map((c) => c?.id)).toEqual(cids);
+});

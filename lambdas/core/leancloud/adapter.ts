@@ -12,6 +12,7 @@ import { updateConversation, type AttributeChange } from '../conversation-update
 import type { ConversationView } from '../conversation-store';
 import { ImError } from '../errors';
 import { findConversations } from '../find';
+import { FIND_MAX_LIST } from '../find-query';
 import {
   countConversation,
   inviteMembers,
@@ -24,7 +25,7 @@ import {
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
 import { spendRateBudget, type RateBucket } from '../rate-limit';
 import { receiptPoints } from '../receipts';
-import { onlineQuerySchema, parseOrThrow, schemas } from '../schemas';
+import { FIND_MAX_SKIP, onlineQuerySchema, parseOrThrow, schemas } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { livePresence, sessionOf, type ConnectionRecord, type Session } from '../session-store';
 import { verifySignature } from '../signatures';
@@ -276,25 +277,53 @@ async function online(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
   return { cmd: 'session', op: 'query_result', sessionMessage: { onlineSessionPeerIds } };
 }
 
-/** `conv/query` → `find`; results as a JSON array of `_Conversation` rows. */
+/** The ids of a where that is only `{objectId: {$in: [...]}}`, else undefined. */
+function idLookup(where: Record<string, unknown> | undefined): string[] | undefined {
+  const keys = Object.keys(where ?? {});
+  const cond = where?.objectId as Record<string, unknown> | undefined;
+  if (keys.length !== 1 || typeof cond !== 'object' || cond === null || Object.keys(cond).length !== 1) return undefined;
+  const list = cond.$in;
+  return Array.isArray(list) && list.every((x) => typeof x === 'string') ? [...new Set(list as string[])] : undefined;
+}
+
+/** Most conversations one `conv/query` returns (LeanCloud's own maximum; the SDK asks for 999). */
+const QUERY_MAX_RESULTS = 1000;
+
+/**
+ * `conv/query` → `find`; results as a JSON array of `_Conversation` rows. A limit above `find`'s
+ * page of 100 (the SDK's id lookups ask for 999) is served page by page.
+ */
 async function query(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
-  const req = parseOrThrow(schemas.find, {
+  const wanted = typeof conv.limit === 'number' ? Math.min(QUERY_MAX_RESULTS, Math.max(1, conv.limit)) : 10;
+  const first = parseOrThrow(schemas.find, {
     where: jsonOf(conv.where, 'where'),
     ...(typeof conv.sort === 'string' && conv.sort ? { sort: conv.sort } : {}),
-    // The SDK asks for up to 999 when it looks conversations up by id; 100 is this server's page.
-    ...(typeof conv.limit === 'number' ? { limit: Math.min(100, Math.max(1, conv.limit)) } : {}),
+    limit: Math.min(100, wanted),
     ...(typeof conv.skip === 'number' ? { skip: conv.skip } : {}),
     // flag bits: 1 = compact (no member lists), 2 = with each conversation's last message.
     compact: typeof conv.flag === 'number' && (conv.flag & 1) !== 0,
     lastMessage: typeof conv.flag === 'number' && (conv.flag & 2) !== 0,
   });
-  const { conversations } = await findConversations(ctx, req, session);
-  return {
-    cmd: 'conv',
-    op: 'results',
-    convMessage: { results: { data: JSON.stringify(conversations.map((c) => conversationRow(c, session.clientId))) } },
-  };
+  const rows: Record<string, unknown>[] = [];
+  const row = (c: ConversationView) => conversationRow(c, session.clientId);
+  // The SDK's lookup by ids ({objectId: {$in: [...]}}) may name more ids than one `$in` takes.
+  const ids = idLookup(first.where);
+  if (ids && ids.length > FIND_MAX_LIST) {
+    for (let i = 0; i < ids.length && rows.length < wanted; i += FIND_MAX_LIST) {
+      const where = { objectId: { $in: ids.slice(i, i + FIND_MAX_LIST) } };
+      const { conversations } = await findConversations(ctx, parseOrThrow(schemas.find, { ...first, where, skip: 0, limit: 100 }), session);
+      rows.push(...conversations.map(row));
+    }
+    return { cmd: 'conv', op: 'results', convMessage: { results: { data: JSON.stringify(rows.slice(0, wanted)) } } };
+  }
+  for (let skip = first.skip; rows.length < wanted && skip <= FIND_MAX_SKIP; skip += first.limit) {
+    const limit = Math.min(first.limit, wanted - rows.length);
+    const { conversations } = await findConversations(ctx, parseOrThrow(schemas.find, { ...first, skip, limit }), session);
+    rows.push(...conversations.map(row));
+    if (conversations.length < limit) break;
+  }
+  return { cmd: 'conv', op: 'results', convMessage: { results: { data: JSON.stringify(rows) } } };
 }
 
 /** `direct` → `send`; the SDK expects an `ack` command with the message id and timestamp. */
