@@ -1,0 +1,24 @@
+/** Reading fields of decoded LeanCloud commands. */
+import { ImError } from '../errors';
+
+export type Sub = Record<string, unknown>;
+
+/** A JsonObjectMessage's JSON (`{data: "…"}`), or 4114. */
+export function jsonOf(message: unknown, what: string): Record<string, unknown> {
+  const data = (message as { data?: unknown } | undefined)?.data;
+  if (data === undefined) return {};
+  try {
+    const parsed = JSON.parse(String(data)) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${what} must be a JSON object`);
+}
+
+/** The signature a session or conv command carries in `s`, `t`, `n`, if any. */
+export function signatureOf(sub: Sub): { signature: string; timestamp: number; nonce: string } | undefined {
+  return typeof sub.s === 'string' && sub.t !== undefined && typeof sub.n === 'string'
+    ? { signature: sub.s, timestamp: Number(sub.t), nonce: sub.n }
+    : undefined;
+}

@@ -1,0 +1,94 @@
+/**
+ * LeanCloud message commands → the core's message functions: direct (send, answered with `ack`),
+ * logs (history in both directions), and the client's ack and read.
+ */
+import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
+import { ImError } from '../errors';
+import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
+import { parseOrThrow, schemas } from '../schemas';
+import type { Session } from '../session-store';
+import { encodeFrame, type LcCommand } from './codec';
+import type { Sub } from './fields';
+
+export async function direct(ctx: Ctx, session: Session, command: LcCommand): Promise<RouteResponse> {
+  const d = (command.directMessage ?? {}) as Sub;
+  let pushData: unknown;
+  if (typeof d.pushData === 'string' && d.pushData) {
+    try {
+      pushData = JSON.parse(d.pushData);
+    } catch {
+      throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'pushData must be JSON');
+    }
+  }
+  const req = parseOrThrow(schemas.send, {
+    cid: d.cid,
+    data: d.msg,
+    ...(typeof d.dt === 'string' && d.dt ? { clientMsgId: d.dt.slice(0, 64) } : {}),
+    transient: d.transient === true,
+    receipt: d.r === true,
+    ...(pushData !== undefined ? { pushData } : {}),
+  });
+  const outcome = await sendMessage(ctx, req, session);
+  const result = outcome instanceof WithFollowUp ? (outcome.result as SendResult) : outcome;
+  const ack =
+    command.i === undefined
+      ? undefined
+      : encodeFrame({ cmd: 'ack', i: command.i, ackMessage: { uid: result.messageId, t: result.timestamp } });
+  return respond(ctx, ack, outcome instanceof WithFollowUp ? outcome.followUp : undefined);
+}
+
+/** Client `ack`: a time range (`fromts`..`tots`) or one `mid` of a conversation → the native `ack`. */
+export async function ack(ctx: Ctx, session: Session, command: LcCommand): Promise<void> {
+  const a = (command.ackMessage ?? {}) as Sub;
+  if (typeof a.cid !== 'string') return;
+  const ids =
+    typeof a.mid === 'string' && a.mid
+      ? [a.mid]
+      : typeof a.fromts === 'number' && typeof a.tots === 'number'
+        ? await messageIdsBetween(ctx, a.cid, a.fromts, a.tots)
+        : [];
+  if (ids.length > 0) await ackMessages(ctx, parseOrThrow(schemas.ack, { cid: a.cid, messageIds: ids }), session);
+}
+
+/** Client `read`: per conversation, read up to `mid` (or the newest) → the native `read`. */
+export async function read(ctx: Ctx, session: Session, command: LcCommand): Promise<void> {
+  const r = (command.readMessage ?? {}) as Sub;
+  const convs = Array.isArray(r.convs) ? (r.convs as Sub[]) : typeof r.cid === 'string' ? [{ cid: r.cid }] : [];
+  for (const c of convs.slice(0, 50)) {
+    const req = parseOrThrow(schemas.read, { cid: c.cid, ...(typeof c.mid === 'string' && c.mid ? { messageId: c.mid } : {}) });
+    await readMessages(ctx, req, session).catch((err: unknown) => ctx.log.info('LeanCloud read skipped', { err, cid: c.cid }));
+  }
+}
+
+/**
+ * `logs` → `query`. The start (`t`, `mid`, `tIncluded`) and end (`tt`, `tmid`, `ttIncluded`) of
+ * the range are read in the command's direction: OLD (the default) pages back in time from the
+ * start, NEW forward. Results are oldest first either way.
+ */
+export async function logs(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
+  const l = (command.logsMessage ?? {}) as Sub;
+  // Refused rather than ignored: the SDK would take every message for one of the asked type.
+  if (l.lctype !== undefined && l.lctype !== 0)
+    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'history by message type is not supported by this server');
+  const limit = typeof l.l === 'number' ? l.l : typeof l.limit === 'number' ? l.limit : 20;
+  if (limit === 0) return { cmd: 'logs', logsMessage: {} };
+  const bound = (mid: unknown, t: unknown, inclusive: unknown) =>
+    typeof mid === 'string' && mid
+      ? { messageId: mid, inclusive: inclusive === true }
+      : typeof t === 'number' && t > 0
+        ? { timestamp: t, inclusive: inclusive === true }
+        : undefined;
+  const start = bound(l.mid, l.t, l.tIncluded);
+  const end = bound(l.tmid, l.tt, l.ttIncluded);
+  const newer = l.direction === 'NEW';
+  const [before, after] = newer ? [end, start] : [start, end];
+  const req = parseOrThrow(schemas.query, {
+    cid: l.cid,
+    limit: Math.min(1000, Math.max(1, limit)),
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+  });
+  // The schema checks the bounds but keeps no `inclusive`: the bounds themselves go on.
+  const { messages } = await queryHistory(ctx, { ...req, before, after, from: newer ? 'oldest' : 'newest' }, session);
+  return { cmd: 'logs', logsMessage: { logs: messages.map((m) => ({ msgId: m.id, timestamp: m.timestamp, from: m.from, data: m.data })) } };
+}

@@ -1,0 +1,78 @@
+/**
+ * LeanCloud `session` commands: open (with session tokens standing in for signatures on
+ * reconnects), refresh, close and query (online status).
+ */
+import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
+import { onlineQuerySchema, parseOrThrow } from '../schemas';
+import { closeSession, openSession } from '../sessions';
+import { livePresence, type ConnectionRecord, type Session } from '../session-store';
+import { verifySignature } from '../signatures';
+import { encodeFrame, type LcCommand } from './codec';
+import { signatureOf, type Sub } from './fields';
+import {
+  bindSessionToken,
+  issueSessionToken,
+  isSessionToken,
+  requireSessionToken,
+  revokeSessionToken,
+  revokeSessionTokenKey,
+} from './session-tokens';
+
+export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
+  const session = (command.sessionMessage ?? {}) as Sub;
+  const signature = signatureOf(session);
+  const clientId = command.peerId;
+  const presented = typeof session.st === 'string' && session.st && typeof clientId === 'string' ? session.st : undefined;
+  const reused = presented ? await requireSessionToken(ctx, clientId!, presented) : undefined;
+  const outcome = await openSession(
+    ctx,
+    {
+      clientId,
+      ...(typeof session.tag === 'string' && session.tag ? { tag: session.tag } : {}),
+      ...(typeof session.deviceId === 'string' && session.deviceId ? { deviceId: session.deviceId } : {}),
+      reconnect: session.r === true,
+      unreadMode: true,
+      ...(signature ? { signature } : {}),
+    },
+    { proven: reused !== undefined },
+  );
+  if (reused) await bindSessionToken(ctx, reused.st);
+  const token = reused ?? (await issueSessionToken(ctx, clientId!));
+  const opened = encodeFrame({ cmd: 'session', op: 'opened', i: command.i, peerId: clientId, sessionMessage: token });
+  // Posted even without follow-up work: the unread push always follows `opened`.
+  return respond(
+    ctx,
+    command.i === undefined ? undefined : opened,
+    outcome instanceof WithFollowUp ? outcome.followUp : async () => undefined,
+  );
+}
+
+/**
+ * `session/refresh`: a new token for the session on this connection. With signatures on it needs
+ * a fresh login signature or a still-live token; the old token is revoked.
+ */
+export async function refresh(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
+  const s = (command.sessionMessage ?? {}) as Sub;
+  const old = typeof s.st === 'string' && s.st ? s.st : undefined;
+  const live = old !== undefined && (await isSessionToken(ctx, session.clientId, old));
+  if (!live) await verifySignature(ctx, 'open', session.clientId, signatureOf(s));
+  if (old !== undefined) await revokeSessionToken(ctx, old);
+  const token = await issueSessionToken(ctx, session.clientId);
+  return { cmd: 'session', op: 'refreshed', sessionMessage: token };
+}
+
+/** `session/query` (the SDK's `ping`): which of up to 20 clients have a live session. */
+export async function online(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
+  const ids = (((command.sessionMessage ?? {}) as Sub).sessionPeerIds as unknown[] | undefined) ?? [];
+  const asked = parseOrThrow(onlineQuerySchema, ids);
+  const live = await livePresence(ctx, asked);
+  const onlineSessionPeerIds = asked.filter((id) => (live.get(id)?.length ?? 0) > 0);
+  return { cmd: 'session', op: 'query_result', sessionMessage: { onlineSessionPeerIds } };
+}
+
+/** `session/close` → `close`; the connection's session token is revoked with it. */
+export async function close(ctx: Ctx, conn: ConnectionRecord | undefined, session: Session, command: LcCommand): Promise<LcCommand> {
+  await revokeSessionTokenKey(ctx, conn?.sessionTokenKey);
+  await closeSession(ctx, session);
+  return { cmd: 'session', op: 'closed', ...(command.peerId ? { peerId: command.peerId } : {}) };
+}
