@@ -56,7 +56,8 @@ export interface LcRealtime {
 
 type Ctor<T> = new (...args: never[]) => T;
 
-export const sdk = require('leancloud-realtime') as {
+/** What the tests use of one version of the SDK's module. */
+export interface LeanCloudSdk {
   Realtime: new (opts: object) => LcRealtime;
   TextMessage: new (text: string) => { text?: string; setAttributes(a: object): unknown };
   TypedMessage: Ctor<object>;
@@ -65,7 +66,16 @@ export const sdk = require('leancloud-realtime') as {
   messageField(fields: string[]): (cls: object) => void;
   MessageQueryDirection: { NEW_TO_OLD: number; OLD_TO_NEW: number };
   MessageStatus: Record<string, number>;
-};
+}
+
+/**
+ * The SDK versions every SDK test runs against: 4.3.1 (npm's `latest`, what most apps use) and
+ * 5.0.0-rc.8 (the last release; what `leancloud-storage` 4 pulls in), installed under an alias.
+ */
+export const SDK_VERSIONS: [string, LeanCloudSdk][] = [
+  ['4.3.1', require('leancloud-realtime') as LeanCloudSdk],
+  ['5.0.0-rc.8', require('leancloud-realtime-5') as LeanCloudSdk],
+];
 
 /**
  * `new Realtime(...)` for this stack: only the local URL, text frames, and router/API hosts
@@ -73,14 +83,17 @@ export const sdk = require('leancloud-realtime') as {
  * Every instance is torn down after each test: the SDK can keep its socket and timers after its
  * clients closed, and `_close()` is its own teardown.
  */
-export function useRealtime(h: StackHandle, appId = 'local-app'): (options?: object) => LcRealtime {
+export function useRealtime(h: StackHandle, sdk: LeanCloudSdk, appId = 'local-app'): (options?: object) => LcRealtime {
   const instances: LcRealtime[] = [];
+  let made = 0;
   afterEach(() => {
     for (const rt of instances.splice(0)) rt._close?.();
   });
   return (options = {}) => {
     const rt = new sdk.Realtime({
-      appId,
+      // SDK 5 allows one Realtime per app id in a process, and the tests play several devices.
+      // The server does not read the SDK's app id (signatures use the deployment's).
+      appId: `${appId}-${++made}`,
       appKey: 'local-key',
       RTMServers: [h.url],
       noBinary: true,
