@@ -78,8 +78,8 @@ export const SDK_VERSIONS: [string, LeanCloudSdk][] = [
 ];
 
 /**
- * `new Realtime(...)` for this stack: only the local URL, text frames, and router/API hosts
- * that refuse at once, so that nothing reaches a public LeanCloud host even on reconnect.
+ * `new Realtime(...)` for this stack: only the local URL, text frames, and the stack as router
+ * and API host, so that nothing reaches a public LeanCloud host even on reconnect.
  * Every instance is torn down after each test: the SDK can keep its socket and timers after its
  * clients closed, and `_close()` is its own teardown.
  */
@@ -97,7 +97,9 @@ export function useRealtime(h: StackHandle, sdk: LeanCloudSdk, appId = 'local-ap
       appKey: 'local-key',
       RTMServers: [h.url],
       noBinary: true,
-      server: { RTMRouter: '127.0.0.1:9', api: '127.0.0.1:9' },
+      // The SDK's REST calls (reliable notifications, on reconnects) go to the local stack,
+      // which has no such API: the SDK logs the failure and carries on.
+      server: { RTMRouter: new URL(h.url).host, api: new URL(h.url).host },
       ...options,
     });
     instances.push(rt);
