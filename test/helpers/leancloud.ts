@@ -48,7 +48,7 @@ export interface LcClient {
 }
 
 export interface LcRealtime {
-  createIMClient(id: string, options?: object, tag?: string): Promise<LcClient>;
+  createIMClient(id?: string, options?: object, tag?: string): Promise<LcClient>;
   register(messageClass: unknown): void;
   on(event: string, fn: (...args: unknown[]) => void): void;
   _close?(): void;

@@ -21,6 +21,17 @@ describe.each(SDK_VERSIONS)('leancloud-realtime %s', (_version, sdk) => {
     await client.close();
   });
 
+  test('a login without a client id gets one from the server (anonymous login)', async () => {
+    const anonymous = await realtime().createIMClient();
+    expect(anonymous.id).toMatch(/^[A-Za-z0-9_-]{20}$/);
+    const [Nat] = h.names('Nat');
+    const nat = h.track(await TestClient.open(h.url, Nat));
+    // A real session: a native client can start a conversation with it.
+    const conv = (await nat.ok('create', { members: [anonymous.id] })).conversation as { members: string[] };
+    expect(conv.members).toContain(anonymous.id);
+    await anonymous.close();
+  });
+
   test('an SDK login is a real session: its client is online, and a login elsewhere with its tag kicks it', async () => {
     const [Bob] = h.names('Bob');
     const bob = await realtime().createIMClient(Bob, { tag: 'Mobile' });

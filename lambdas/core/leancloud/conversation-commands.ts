@@ -24,6 +24,10 @@ import type { Session } from '../session-store';
 import type { LcCommand } from './codec';
 import { jsonOf, signatureOf, type Sub } from './fields';
 
+/**
+ * `conv/start` → `create`. The SDK puts the name and custom attributes in one JSON object, and
+ * its member list includes the creator (which is also what it signs).
+ */
 export async function start(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
   if (conv.tempConv === true) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'temporary conversations are not supported by this server');

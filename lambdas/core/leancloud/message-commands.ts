@@ -10,6 +10,7 @@ import type { Session } from '../session-store';
 import { encodeFrame, type LcCommand } from './codec';
 import type { Sub } from './fields';
 
+/** `direct` → `send`; the SDK expects an `ack` command with the message id and timestamp. */
 export async function direct(ctx: Ctx, session: Session, command: LcCommand): Promise<RouteResponse> {
   const d = (command.directMessage ?? {}) as Sub;
   let pushData: unknown;

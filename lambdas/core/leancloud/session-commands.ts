@@ -2,6 +2,7 @@
  * LeanCloud `session` commands: open (with session tokens standing in for signatures on
  * reconnects), refresh, close and query (online status).
  */
+import { randomBytes } from 'node:crypto';
 import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { onlineQuerySchema, parseOrThrow } from '../schemas';
 import { closeSession, openSession } from '../sessions';
@@ -18,12 +19,19 @@ import {
   revokeSessionTokenKey,
 } from './session-tokens';
 
+/**
+ * `session/open` → the native `open` in unread mode (the `.3` protocol). The `opened` reply must
+ * reach the SDK before the `unread` push, so it is posted first. An automatic reconnect carries
+ * the session token instead of a signature: a live token stands in for it (and is handed back),
+ * anything else is 4112, after which the SDK opens again without one. Without a `peerId` the
+ * server makes up a client id (LeanCloud's anonymous login), which `opened` tells the SDK.
+ */
 export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
   const session = (command.sessionMessage ?? {}) as Sub;
   const signature = signatureOf(session);
-  const clientId = command.peerId;
-  const presented = typeof session.st === 'string' && session.st && typeof clientId === 'string' ? session.st : undefined;
-  const reused = presented ? await requireSessionToken(ctx, clientId!, presented) : undefined;
+  const clientId = command.peerId || randomBytes(15).toString('base64url');
+  const presented = typeof session.st === 'string' && session.st ? session.st : undefined;
+  const reused = presented ? await requireSessionToken(ctx, clientId, presented) : undefined;
   const outcome = await openSession(
     ctx,
     {
@@ -37,7 +45,7 @@ export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse>
     { proven: reused !== undefined },
   );
   if (reused) await bindSessionToken(ctx, reused.st);
-  const token = reused ?? (await issueSessionToken(ctx, clientId!));
+  const token = reused ?? (await issueSessionToken(ctx, clientId));
   const opened = encodeFrame({ cmd: 'session', op: 'opened', i: command.i, peerId: clientId, sessionMessage: token });
   // Posted even without follow-up work: the unread push always follows `opened`.
   return respond(
