@@ -122,6 +122,18 @@ export const ROUTES: readonly RouteDef[] = [
     invokes: ['push'],
   },
   {
+    routeKey: 'edit',
+    handler: 'edit',
+    tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'r', messages: 'rw', keys: 'w', rooms: 'rw' },
+    postsToConnections: true,
+  },
+  {
+    routeKey: 'recall',
+    handler: 'recall',
+    tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'r', messages: 'rw', keys: 'w', rooms: 'rw' },
+    postsToConnections: true,
+  },
+  {
     routeKey: 'ack',
     handler: 'ack',
     tables: { connections: 'rw', presence: 'rw', members: 'rw', messages: 'r', keys: 'rw' },

@@ -23,6 +23,10 @@ export const ERROR_CODES = {
   /** Extension: an `invite` target that already is a member, in `failed`. */
   ALREADY_MEMBER: 4326,
   INVALID_MESSAGING_TARGET: 4401,
+  /** Extension (LeanCloud's code): editing or recalling someone else's message. */
+  OWNERSHIP_REQUIRED: 4403,
+  /** Extension (LeanCloud's code): editing or recalling a message that does not exist. */
+  MESSAGE_NOT_FOUND: 4404,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CODES;

@@ -8,6 +8,9 @@ export interface MessageRecord {
   data: string;
   timestamp: number;
   receipt?: boolean;
+  /** When the sender last edited or recalled it. */
+  updatedAt?: number;
+  recalled?: boolean;
 }
 
 export interface MessageView {
@@ -20,6 +23,9 @@ export interface MessageView {
   transient?: true;
   receipt?: true;
   offline?: true;
+  /** Only on edited or recalled messages (extension). */
+  updatedAt?: number;
+  recalled?: true;
 }
 
 export function messageView(m: MessageRecord, extra: { offline?: boolean } = {}): MessageView {
@@ -32,5 +38,7 @@ export function messageView(m: MessageRecord, extra: { offline?: boolean } = {})
     seq: m.seq,
     ...(m.receipt ? { receipt: true as const } : {}),
     ...(extra.offline ? { offline: true as const } : {}),
+    ...(m.updatedAt !== undefined ? { updatedAt: m.updatedAt } : {}),
+    ...(m.recalled ? { recalled: true as const } : {}),
   };
 }

@@ -24,20 +24,20 @@ export interface SendResult {
   seq?: number;
 }
 
-function checkSize(ctx: Ctx, data: string): void {
+export function checkSize(ctx: Ctx, data: string): void {
   const bytes = Buffer.byteLength(data, 'utf8');
   const max = ctx.deps.config.maxMessageBytes;
   if (bytes > max) throw new ImError('FRAME_TOO_LONG', `data is ${bytes} bytes in UTF-8; the limit is ${max}`);
 }
 
 /** Who gets a conversation's messages: its members, or the connections in a chat room. */
-type Audience = { room: false; members: string[]; muted: Set<string> } | { room: true };
+export type Audience = { room: false; members: string[]; muted: Set<string> } | { room: true };
 
 /**
  * The audience of `cid` if the sender belongs to it, else 4401 (missing conversations
  * included). A connection in a room sends to that room; otherwise the member list decides.
  */
-async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Audience> {
+export async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Audience> {
   if (session.room === cid) return { room: true };
   const states = await memberStates(ctx, cid);
   const members = states.map((m) => m.clientId);
@@ -79,14 +79,14 @@ function offlineRecipients(audience: Audience, reached: Set<string>, sender: str
  * members left offline. Small audiences are served before the reply (the route response) and
  * the worker is started after it; large ones entirely after the reply.
  */
-async function replyAndDeliver(
+export async function replyAndDeliver<R extends object>(
   ctx: Ctx,
   cid: string,
   audience: Audience,
   event: object,
-  result: SendResult,
+  result: R,
   push?: Omit<PushJob, 'recipients'>,
-): Promise<SendResult | WithFollowUp> {
+): Promise<R | WithFollowUp> {
   const schedule = (reached: Set<string>) =>
     push ? schedulePush(ctx, { ...push, recipients: offlineRecipients(audience, reached, push.from) }) : Promise.resolve();
   if (fansOutAfterReply(audience)) return new WithFollowUp(result, async () => schedule(await deliver(ctx, cid, audience, event)));
@@ -128,7 +128,7 @@ async function putMessage(ctx: Ctx, m: MessageRecord): Promise<boolean> {
   return applied(db.send(new PutCommand({ TableName: config.tables.messages, Item: m, ConditionExpression: 'attribute_not_exists(seq)' })));
 }
 
-async function getMessage(ctx: Ctx, cid: string, seq: number): Promise<MessageRecord | undefined> {
+export async function getMessage(ctx: Ctx, cid: string, seq: number): Promise<MessageRecord | undefined> {
   const { db, config } = ctx.deps;
   const res = await db.send(new GetCommand({ TableName: config.tables.messages, Key: { cid, seq }, ConsistentRead: true }));
   return res.Item as MessageRecord | undefined;

@@ -124,6 +124,9 @@ export const schemas = {
   mute: object({ cid }),
   unmute: object({ cid }),
   count: object({ cid }),
+  // Extensions: the sender changes or takes back a stored message.
+  edit: object({ cid, messageId, data: string() }),
+  recall: object({ cid, messageId }),
   update: object({
     cid,
     name: string().max(256).nullable().optional(),

@@ -27,6 +27,9 @@ const MATRIX: Record<string, Record<Role, 'ok' | number>> = {
   count: { 'not opened': 4105, 'non-member': 'ok', member: 'ok', creator: 'ok', "another client's connection": 'ok' },
   find: { 'not opened': 4105, 'non-member': 'ok', member: 'ok', creator: 'ok', "another client's connection": 'ok' },
   update: { 'not opened': 4105, 'non-member': 4320, member: 'ok', creator: 'ok', "another client's connection": 4320 },
+  // The creator sent the message: only it may change it.
+  edit: { 'not opened': 4105, 'non-member': 4401, member: 4403, creator: 'ok', "another client's connection": 4401 },
+  recall: { 'not opened': 4105, 'non-member': 4401, member: 4403, creator: 'ok', "another client's connection": 4401 },
 };
 
 const CASES = Object.keys(MATRIX).flatMap((action) => ROLES.map((role) => [action, role, MATRIX[action]![role]] as const));
@@ -60,6 +63,8 @@ test.each(CASES)('%s as %s → %s', async (action, role, expected) => {
     count: { cid },
     find: { where: { cid } },
     update: { cid, name: 'renamed' },
+    edit: { cid, messageId: sent.messageId, data: 'edited' },
+    recall: { cid, messageId: sent.messageId },
   };
   const r = await actor.request(action, { ...fields[action], ...spoof });
   expect(r.ok ? 'ok' : r.error?.code).toBe(expected);

@@ -41,6 +41,8 @@ const ACTIONS = [
   'count',
   'find',
   'update',
+  'edit',
+  'recall',
 ];
 const FIELDS = [
   'clientId',

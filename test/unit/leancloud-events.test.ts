@@ -48,6 +48,30 @@ test.each([
   expect(d.convMessage).toMatchObject(expected);
 });
 
+test('messageUpdated → patch/modify with one patch (recall flag, new data, patch time)', () => {
+  const d = sdkDecode(
+    leanCloudFrame(
+      { event: 'messageUpdated', message: { ...message, data: '{"_lctype":-127}', updatedAt: 1795665218000, recalled: true } },
+      'Bob',
+    )!,
+  );
+  expect([d.cmd, d.op]).toEqual(['patch', 'modify']);
+  expect(d.patchMessage).toMatchObject({
+    lastPatchTime: '1795665218000',
+    patches: [
+      {
+        cid: 'c1',
+        mid: message.id,
+        timestamp: '1795665217602',
+        recall: true,
+        data: '{"_lctype":-127}',
+        patchTimestamp: '1795665218000',
+        from: 'Tom',
+      },
+    ],
+  });
+});
+
 test('updated → conv/updated with the name and attributes as _Conversation columns', () => {
   const d = sdkDecode(
     leanCloudFrame({ event: 'updated', cid: 'c1', by: 'Tom', name: 'n', attributes: { attr: { color: 'red' } }, updatedAt: 1 }, 'Bob')!,

@@ -2,7 +2,7 @@
  * LeanCloud command adapter: base64 `GenericCommand` frames from connections that negotiated
  * `lc.proto2base64.3` reach `$default` and are served by the same core as the native routes.
  * Adapted: session open/close/refresh/query, echo, conv start/query/add/remove/count/mute/
- * unmute/update/max_read, direct (send), logs (history), and the client's ack and read, under
+ * unmute/update/max_read, direct (send), patch (edit, recall), logs (history), and the client's ack and read, under
  * the same rate limits, for every client multiplexed on the socket. Anything else is answered
  * with an error command (when it carries `i`) so the SDK fails fast instead of waiting 20 s.
  */
@@ -12,13 +12,14 @@ import { spendRateBudget, type RateBucket } from '../rate-limit';
 import { sessionOf, type ConnectionRecord } from '../session-store';
 import { decodeFrame, encodeFrame, LcDecodeError, type LcCommand } from './codec';
 import { count, maxRead, membership, mute, query, start, update } from './conversation-commands';
-import { ack, direct, logs, read } from './message-commands';
+import { ack, direct, logs, patch, read } from './message-commands';
 import { sessionAddressed } from './peers';
 import { close, online, open, refresh } from './session-commands';
 
 /** The rate budget each LeanCloud command spends: the same as the native action it maps to. */
 const RATE_LIMITED: Record<string, RateBucket> = {
   'direct/': 'send',
+  'patch/modify': 'other',
   'conv/start': 'other',
   'conv/query': 'other',
   'conv/add': 'other',
@@ -90,6 +91,8 @@ export async function handleLeanCloudFrame(socketCtx: Ctx, text: string, socket:
       case 'conv/mute':
       case 'conv/unmute':
         return reply(await mute(ctx, current(), command, command.op === 'mute'));
+      case 'patch/modify':
+        return reply(await patch(ctx, current(), command));
       case 'ack/':
         await ack(ctx, current(), command);
         return command.i === undefined ? { statusCode: 200 } : reply({ cmd: 'ack', ackMessage: {} });

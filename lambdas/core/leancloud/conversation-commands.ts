@@ -58,7 +58,13 @@ export function conversationRow(c: ConversationView, me: string): Record<string,
     ...(c.name !== null ? { name: c.name } : {}),
     ...(c.lastMessageAt !== null ? { lm: { __type: 'Date', iso: new Date(c.lastMessageAt).toISOString() } } : {}),
     ...(c.lastMessage
-      ? { msg: c.lastMessage.data, msg_from: c.lastMessage.from, msg_mid: c.lastMessage.id, msg_timestamp: c.lastMessage.timestamp }
+      ? {
+          msg: c.lastMessage.data,
+          msg_from: c.lastMessage.from,
+          msg_mid: c.lastMessage.id,
+          msg_timestamp: c.lastMessage.timestamp,
+          ...(c.lastMessage.updatedAt !== undefined ? { patch_timestamp: c.lastMessage.updatedAt } : {}),
+        }
       : {}),
     createdAt: new Date(c.createdAt).toISOString(),
     updatedAt: new Date(c.updatedAt).toISOString(),

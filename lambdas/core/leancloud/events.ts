@@ -28,6 +28,19 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
         },
       };
     }
+    case 'messageUpdated': {
+      const m = e.message as MessageView;
+      const patch = {
+        cid: m.cid,
+        mid: m.id,
+        timestamp: m.timestamp,
+        recall: m.recalled === true,
+        data: m.data,
+        patchTimestamp: m.updatedAt,
+        from: m.from,
+      };
+      return { cmd: 'patch', op: 'modify', peerId, patchMessage: { patches: [patch], lastPatchTime: m.updatedAt } };
+    }
     case 'delivered':
       return { cmd: 'rcp', peerId, rcpMessage: { id: e.messageId, cid: e.cid, t: e.deliveredAt, read: false, from: e.by } };
     case 'read':
@@ -53,7 +66,13 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
         cid: c.cid,
         unread: c.unread,
         ...(c.lastMessage
-          ? { mid: c.lastMessage.id, timestamp: c.lastMessage.timestamp, from: c.lastMessage.from, data: c.lastMessage.data }
+          ? {
+              mid: c.lastMessage.id,
+              timestamp: c.lastMessage.timestamp,
+              from: c.lastMessage.from,
+              data: c.lastMessage.data,
+              ...(c.lastMessage.updatedAt !== undefined ? { patchTimestamp: c.lastMessage.updatedAt } : {}),
+            }
           : {}),
       }));
       return { cmd: 'unread', peerId, unreadMessage: { convs } };

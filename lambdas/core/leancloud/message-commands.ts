@@ -4,6 +4,8 @@
  */
 import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { ImError } from '../errors';
+import { modifyMessage } from '../message-edits';
+import type { MessageView } from '../message-model';
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../messages';
 import { parseOrThrow, schemas } from '../schemas';
 import type { Session } from '../session-store';
@@ -91,5 +93,35 @@ export async function logs(ctx: Ctx, session: Session, command: LcCommand): Prom
   });
   // The schema checks the bounds but keeps no `inclusive`: the bounds themselves go on.
   const { messages } = await queryHistory(ctx, { ...req, before, after, from: newer ? 'oldest' : 'newest' }, session);
-  return { cmd: 'logs', logsMessage: { logs: messages.map((m) => ({ msgId: m.id, timestamp: m.timestamp, from: m.from, data: m.data })) } };
+  const logs = messages.map((m) => ({
+    msgId: m.id,
+    timestamp: m.timestamp,
+    from: m.from,
+    data: m.data,
+    ...(m.updatedAt !== undefined ? { patchTimestamp: m.updatedAt } : {}),
+  }));
+  return { cmd: 'logs', logsMessage: { logs } };
+}
+
+/** Patches one `patch/modify` may carry (the SDK sends one). */
+const MAX_PATCHES = 10;
+
+/** `patch/modify` → `edit` / `recall`, one per patch; the reply carries the newest patch time. */
+export async function patch(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
+  const patches = (((command.patchMessage ?? {}) as Sub).patches as Sub[] | undefined) ?? [];
+  if (patches.length === 0 || patches.length > MAX_PATCHES)
+    throw new ImError('UNPARSEABLE_RAW_MESSAGE', `patch needs 1-${MAX_PATCHES} patches`);
+  let lastPatchTime = 0;
+  for (const p of patches) {
+    const recall = p.recall === true;
+    const req = recall
+      ? parseOrThrow(schemas.recall, { cid: p.cid, messageId: p.mid })
+      : parseOrThrow(schemas.edit, { cid: p.cid, messageId: p.mid, data: p.data });
+    const outcome = await modifyMessage(ctx, { ...req, recall }, session);
+    // Fan-outs too large to finish before the reply run right after it, one patch at a time.
+    const result = (outcome instanceof WithFollowUp ? outcome.result : outcome) as { message: MessageView };
+    if (outcome instanceof WithFollowUp) await outcome.followUp();
+    lastPatchTime = Math.max(lastPatchTime, result.message.updatedAt ?? 0);
+  }
+  return { cmd: 'patch', op: 'modified', patchMessage: { lastPatchTime } };
 }
