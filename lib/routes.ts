@@ -83,7 +83,7 @@ export const ROUTES: readonly RouteDef[] = [
       rooms: 'rw',
       devices: 'rw',
     },
-    indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator'],
+    indexes: ['members.byClient', 'conversations.byName', 'conversations.byCreator', 'messages.byUpdate'],
     scans: ['conversations'],
     postsToConnections: true,
     sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'],
@@ -124,13 +124,13 @@ export const ROUTES: readonly RouteDef[] = [
   {
     routeKey: 'edit',
     handler: 'edit',
-    tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'r', messages: 'rw', keys: 'w', rooms: 'rw' },
+    tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'w', rooms: 'rw' },
     postsToConnections: true,
   },
   {
     routeKey: 'recall',
     handler: 'recall',
-    tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'r', messages: 'rw', keys: 'w', rooms: 'rw' },
+    tables: { connections: 'rw', presence: 'rw', conversations: 'rw', members: 'r', messages: 'rw', keys: 'w', rooms: 'rw' },
     postsToConnections: true,
   },
   {

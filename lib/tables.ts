@@ -46,7 +46,7 @@ export const TABLES = {
   },
   conversations: {
     purpose:
-      'Conversation metadata, `memberCount`, and the per-conversation message sequence counter (`lastSeq`). Indexed by name and creator for `find`.',
+      'Conversation metadata, `memberCount`, the per-conversation message sequence counter (`lastSeq`) and the time of the latest message edit (`lastPatchAt`). Indexed by name and creator for `find`.',
     partitionKey: { name: 'cid', type: 'S' },
     indexes: [
       { name: 'byName', partitionKey: { name: 'name', type: 'S' }, projection: 'KEYS_ONLY' },
@@ -75,6 +75,11 @@ export const TABLES = {
     purpose: 'Stored messages, ordered by their per-conversation sequence number.',
     partitionKey: { name: 'cid', type: 'S' },
     sortKey: { name: 'seq', type: 'N' },
+    indexes: [
+      // Sparse: only edited or recalled messages have updatedAt. ALL, because its one reader
+      // (changes missed while offline) needs whole messages, and edits are rare.
+      { name: 'byUpdate', partitionKey: { name: 'cid', type: 'S' }, sortKey: { name: 'updatedAt', type: 'N' }, projection: 'ALL' },
+    ],
   },
   rooms: {
     purpose:

@@ -1,11 +1,11 @@
 /**
  * Fan-out in each connection's own protocol: a connection that negotiated LeanCloud's
  * `lc.proto2base64.3` receives LeanCloud pushes (base64 protobuf the official SDK decodes),
- * native connections keep receiving JSON. (The session is opened with a native frame here:
- * LeanCloud's own session commands are not adapted yet.)
+ * native connections keep receiving JSON; and the changes a LeanCloud client missed while away.
  */
 import { WebSocket } from 'ws';
 import { TestClient } from '../helpers/client';
+import { RawLeanCloud } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 
 const sdk = require('leancloud-realtime/proto/message-compiled').push_server.messages2 as {
@@ -77,4 +77,42 @@ test('a LeanCloud connection gets conv/joined, direct and offline direct pushes;
   ]);
   expect(offline.every((d) => (d.directMessage as { offline?: boolean }).offline === true)).toBe(true);
   again.ws.close();
+});
+
+test('a LeanCloud login with lastPatchTime gets the edits and recalls it missed, in one patch push', async () => {
+  const [Tom, Bob] = h.names('Tom', 'Bob');
+  const tom = h.track(await TestClient.open(h.url, Tom));
+  const cid = ((await tom.ok('create', { members: [Bob] })).conversation as { cid: string }).cid;
+  const before = await tom.ok('send', { cid, data: 'edited before' });
+  await tom.ok('edit', { cid, messageId: before.messageId, data: 'old edit' });
+  const edited = await tom.ok('send', { cid, data: 'helo' });
+  const recalled = await tom.ok('send', { cid, data: 'oops' });
+
+  // Bob was last told about changes now; then he is away while Tom edits and recalls.
+  const first = await RawLeanCloud.connect(h.url);
+  const opened = await first.request({ cmd: 'session', op: 'open', peerId: Bob, sessionMessage: {} });
+  const serverTs = opened.serverTs as number;
+  expect(serverTs).toBeGreaterThan(0);
+  first.close();
+  await h.stack.gateway.drain();
+  await tom.ok('edit', { cid, messageId: edited.messageId, data: 'hello' });
+  await tom.ok('recall', { cid, messageId: recalled.messageId });
+
+  const back = await RawLeanCloud.connect(h.url);
+  await back.request({ cmd: 'session', op: 'open', peerId: Bob, sessionMessage: { r: true, lastPatchTime: serverTs } });
+  const patch = await until(() => back.received.find((c) => c.cmd === 'patch'), 'patch push');
+  const patches = (patch.patchMessage as { patches: { mid: string; data: string; recall?: boolean }[]; lastPatchTime: number }).patches;
+  // Only what changed after serverTs, oldest change first.
+  expect(patches.map((p) => [p.mid, p.data, p.recall === true])).toEqual([
+    [edited.messageId, 'hello', false],
+    [recalled.messageId, '{"_lctype":-127}', true],
+  ]);
+  // Nothing missed: no push.
+  const third = await RawLeanCloud.connect(h.url);
+  const latest = (patch.patchMessage as { lastPatchTime: number }).lastPatchTime;
+  await third.request({ cmd: 'session', op: 'open', peerId: Bob, sessionMessage: { lastPatchTime: latest } });
+  await h.stack.gateway.drain();
+  expect(third.received.filter((c) => c.cmd === 'patch')).toEqual([]);
+  back.close();
+  third.close();
 });
