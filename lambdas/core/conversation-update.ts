@@ -16,6 +16,7 @@ import { checkAttributesSize } from './conversations';
 import { sendToClients } from './delivery';
 import { ImError } from './errors';
 import type { Ctx } from './route';
+import { FORBIDDEN_KEYS } from './schemas';
 import type { Session } from './session-store';
 
 export interface AttributeChange {
@@ -71,10 +72,7 @@ export async function updateConversation(
   session: Session,
 ): Promise<{ conversation: ConversationView }> {
   for (const { path } of update.changes) {
-    if (
-      path.length === 0 ||
-      path.some((k) => k.length === 0 || k.startsWith('$') || ['__proto__', 'constructor', 'prototype'].includes(k))
-    ) {
+    if (path.length === 0 || path.some((k) => k.length === 0 || k.startsWith('$') || FORBIDDEN_KEYS.has(k))) {
       throw new ImError('UNPARSEABLE_RAW_MESSAGE', `attribute path "${path.join('.')}" has an empty, "$"-prefixed or reserved key`);
     }
   }

@@ -269,12 +269,14 @@ export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Sessio
   return {};
 }
 
-/**
- * `read`: moves the read point to `messageId` (default: the newest message); the client's other
- * connections get the conversation's new unread count.
- */
 /** Read receipts go to the other member of one-to-one conversations only (groups: `receipts.ts`). */
 export const READ_RECEIPT_MAX_MEMBERS = 2;
+
+/**
+ * `read`: moves the read point to `messageId` (default: the newest message); the client's other
+ * connections get the conversation's new unread count, and in a one-to-one conversation the
+ * other member gets a `read` receipt when the point moved.
+ */
 
 export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Session): Promise<object> {
   const me = session.clientId;

@@ -14,7 +14,7 @@ export const FIND_MAX_SKIP = 1000;
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_\-.@]{1,64}$/;
 
 /** Keys that could reach a prototype when stored objects are later merged or spread. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const requestId = union([
   string().min(1).max(64),

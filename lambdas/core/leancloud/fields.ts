@@ -1,5 +1,6 @@
 /** Reading fields of decoded LeanCloud commands. */
 import { ImError } from '../errors';
+import { unsafeJsonReason } from '../schemas';
 
 export type Sub = Record<string, unknown>;
 
@@ -7,13 +8,18 @@ export type Sub = Record<string, unknown>;
 export function jsonOf(message: unknown, what: string): Record<string, unknown> {
   const data = (message as { data?: unknown } | undefined)?.data;
   if (data === undefined) return {};
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(String(data)) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    parsed = JSON.parse(String(data)) as unknown;
   } catch {
-    // fall through
+    // reported below
   }
-  throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${what} must be a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${what} must be a JSON object`);
+  // The same guard native frames pass before anything reads them.
+  const unsafe = unsafeJsonReason(parsed);
+  if (unsafe) throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${what}: ${unsafe}`);
+  return parsed as Record<string, unknown>;
 }
 
 /** The signature a session or conv command carries in `s`, `t`, `n`, if any. */
