@@ -24,6 +24,11 @@ import type { Session } from '../session-store';
 import type { LcCommand } from './codec';
 import { jsonOf, signatureOf, type Sub } from './fields';
 
+/** The conversation a `conv` command names, validated as a native `cid` (4114 otherwise). */
+function cidOf(command: LcCommand): string {
+  return parseOrThrow(schemas.count, { cid: ((command.convMessage ?? {}) as Sub).cid }).cid;
+}
+
 /**
  * `conv/start` → `create`. The SDK puts the name and custom attributes in one JSON object, and
  * its member list includes the creator (which is also what it signs).
@@ -95,7 +100,7 @@ export async function update(ctx: Ctx, session: Session, command: LcCommand): Pr
   }
   const { conversation } = await updateConversation(
     ctx,
-    { cid: parseOrThrow(schemas.count, { cid: conv.cid }).cid, ...(name !== undefined ? { name } : {}), changes },
+    { cid: cidOf(command), ...(name !== undefined ? { name } : {}), changes },
     session,
   );
   return { cmd: 'conv', op: 'updated', convMessage: { cid: conversation.cid, udate: new Date(conversation.updatedAt).toISOString() } };
@@ -107,7 +112,7 @@ export async function update(ctx: Ctx, session: Session, command: LcCommand): Pr
  */
 export async function maxRead(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const conv = (command.convMessage ?? {}) as Sub;
-  const points = await receiptPoints(ctx, parseOrThrow(schemas.count, { cid: conv.cid }).cid, session);
+  const points = await receiptPoints(ctx, cidOf(command), session);
   const newest = (xs: (number | null)[]) => {
     const known = xs.filter((x): x is number => x !== null);
     return known.length > 0 ? Math.max(...known) : undefined;
@@ -215,14 +220,12 @@ export async function membership(ctx: Ctx, session: Session, command: LcCommand,
 
 /** `conv/count` → `count`. */
 export async function count(ctx: Ctx, command: LcCommand): Promise<LcCommand> {
-  const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
-  const result = await countConversation(ctx, parseOrThrow(schemas.count, { cid }));
+  const result = await countConversation(ctx, { cid: cidOf(command) });
   return { cmd: 'conv', op: 'result', convMessage: { count: result.count } };
 }
 
 /** `conv/mute`, `conv/unmute` → `mute`, `unmute`. */
 export async function mute(ctx: Ctx, session: Session, command: LcCommand, muted: boolean): Promise<LcCommand> {
-  const cid = String(((command.convMessage ?? {}) as Sub).cid ?? '');
-  await muteConversation(ctx, parseOrThrow(schemas.mute, { cid }).cid, session, muted);
+  await muteConversation(ctx, cidOf(command), session, muted);
   return { cmd: 'conv', op: 'updated', convMessage: {} };
 }
