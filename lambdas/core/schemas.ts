@@ -86,6 +86,8 @@ export const schemas = {
     unreadMode: boolean().optional(),
     reconnect: boolean().optional(),
     signature: signature.optional(),
+    // Extension: the previous open's serverTime; messages edited or recalled since then follow.
+    changesSince: number().int().nonnegative().optional(),
   }),
   close: object({}),
   create: object({

@@ -2,6 +2,7 @@
 import { membershipsOf } from './conversation-store';
 import { dropDeadConnection, postEvent } from './delivery';
 import { ImError } from './errors';
+import { changedSince } from './message-edits';
 import { deliverOffline } from './messages';
 import { WithFollowUp, type Ctx } from './route';
 import { CLIENT_ID_PATTERN, type Request } from './schemas';
@@ -118,6 +119,15 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: { proven
       await postEvent(ctx, self, { event: 'unread', conversations });
     } else {
       await deliverOffline(ctx, self, memberships);
+    }
+    if (req.changesSince) {
+      for (const message of await changedSince(
+        ctx,
+        memberships.map((m) => m.cid),
+        req.changesSince,
+      )) {
+        await postEvent(ctx, self, { event: 'messageUpdated', message });
+      }
     }
   });
 }

@@ -77,3 +77,27 @@ test('chat rooms: the connections in the room get the edit', async () => {
   await tom.ok('edit', { cid, messageId: sent.messageId, data: 'second take' });
   expect((await bob.event('messageUpdated')).message).toMatchObject({ id: sent.messageId, data: 'second take' });
 });
+
+test('open with changesSince: the edits and recalls missed since then arrive as messageUpdated, after the unread summary', async () => {
+  const [Tom, Bob] = h.names('Tom', 'Bob');
+  const tom = h.track(await TestClient.open(h.url, Tom));
+  const cid = ((await tom.ok('create', { members: [Bob] })).conversation as { cid: string }).cid;
+  const early = await tom.ok('send', { cid, data: 'early' });
+  await tom.ok('edit', { cid, messageId: early.messageId, data: 'edited before Bob left' });
+  const later = await tom.ok('send', { cid, data: 'later' });
+
+  const bob = await TestClient.connect(h.url);
+  const { serverTime } = (await bob.ok('open', { clientId: Bob, unreadMode: true })) as { serverTime: number };
+  await bob.close();
+  await h.stack.gateway.drain();
+  await tom.ok('recall', { cid, messageId: later.messageId });
+
+  const back = h.track(await TestClient.connect(h.url));
+  expect((await back.request('open', { clientId: Bob, unreadMode: true, changesSince: serverTime })).ok).toBe(true);
+  await back.event('unread');
+  const missed = await back.event('messageUpdated');
+  expect(missed.message).toMatchObject({ id: later.messageId, recalled: true });
+  await h.stack.gateway.drain();
+  expect(back.take('messageUpdated')).toEqual([]);
+  expect((await back.request('open', { clientId: Bob, changesSince: -1 })).error?.code).toBe(4114);
+});

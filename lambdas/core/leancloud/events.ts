@@ -8,21 +8,6 @@ import { encodeFrame, type LcCommand } from './codec';
 
 type NativeEvent = { event: string } & Record<string, unknown>;
 
-/** `patch/modify`: edited or recalled messages, and the newest change time as `lastPatchTime`. */
-export function patchPush(messages: MessageView[], peerId: string): LcCommand {
-  const patches = messages.map((m) => ({
-    cid: m.cid,
-    mid: m.id,
-    timestamp: m.timestamp,
-    recall: m.recalled === true,
-    data: m.data,
-    patchTimestamp: m.updatedAt,
-    from: m.from,
-  }));
-  const lastPatchTime = Math.max(0, ...messages.map((m) => m.updatedAt ?? 0));
-  return { cmd: 'patch', op: 'modify', peerId, service: 2, patchMessage: { patches, lastPatchTime } };
-}
-
 /** The LeanCloud command for a native event addressed to `peerId` (the client id), if any. */
 export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | undefined {
   const e = event as Record<string, unknown>;
@@ -43,8 +28,19 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
         },
       };
     }
-    case 'messageUpdated':
-      return patchPush([e.message as MessageView], peerId);
+    case 'messageUpdated': {
+      const m = e.message as MessageView;
+      const patch = {
+        cid: m.cid,
+        mid: m.id,
+        timestamp: m.timestamp,
+        recall: m.recalled === true,
+        data: m.data,
+        patchTimestamp: m.updatedAt,
+        from: m.from,
+      };
+      return { cmd: 'patch', op: 'modify', peerId, patchMessage: { patches: [patch], lastPatchTime: m.updatedAt } };
+    }
     case 'delivered':
       return { cmd: 'rcp', peerId, rcpMessage: { id: e.messageId, cid: e.cid, t: e.deliveredAt, read: false, from: e.by } };
     case 'read':

@@ -3,15 +3,12 @@
  * reconnects), refresh, close and query (online status).
  */
 import { randomBytes } from 'node:crypto';
-import { conversationIdsOf } from '../conversation-store';
-import { changedSince } from '../message-edits';
 import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { onlineQuerySchema, parseOrThrow } from '../schemas';
 import { closeSession, openSession } from '../sessions';
 import { livePresence, type ConnectionRecord, type Session } from '../session-store';
 import { verifySignature } from '../signatures';
 import { encodeFrame, type LcCommand } from './codec';
-import { patchPush } from './events';
 import { signatureOf, type Sub } from './fields';
 import {
   bindSessionToken,
@@ -43,30 +40,22 @@ export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse>
       ...(typeof session.deviceId === 'string' && session.deviceId ? { deviceId: session.deviceId } : {}),
       reconnect: session.r === true,
       unreadMode: true,
+      // The edits and recalls missed since then follow the unread summary, as patch pushes.
+      ...(typeof session.lastPatchTime === 'number' && session.lastPatchTime > 0 ? { changesSince: session.lastPatchTime } : {}),
       ...(signature ? { signature } : {}),
     },
     { proven: reused !== undefined },
   );
   if (reused) await bindSessionToken(ctx, reused.st);
   const token = reused ?? (await issueSessionToken(ctx, clientId));
-  // serverTs becomes the SDK's lastPatchTime: the next open asks for changes after it.
+  // serverTs becomes the SDK's lastPatchTime, which it sends back on its next open.
   const opened = encodeFrame({ cmd: 'session', op: 'opened', i: command.i, peerId: clientId, serverTs: ctx.now, sessionMessage: token });
-  const since = typeof session.lastPatchTime === 'number' ? session.lastPatchTime : 0;
   // Posted even without follow-up work: the unread push always follows `opened`.
-  return respond(ctx, command.i === undefined ? undefined : opened, async () => {
-    if (outcome instanceof WithFollowUp) await outcome.followUp();
-    if (since > 0) await sendMissedChanges(ctx, clientId, since);
-  });
-}
-
-/** Most conversations a catch-up looks at. */
-const CATCH_UP_MAX_CONVERSATIONS = 1000;
-
-/** Messages edited or recalled while the client was away (after its `lastPatchTime`), as one `patch` push. */
-async function sendMissedChanges(ctx: Ctx, clientId: string, since: number): Promise<void> {
-  const cids = await conversationIdsOf(ctx, clientId, CATCH_UP_MAX_CONVERSATIONS);
-  const changed = await changedSince(ctx, cids, since);
-  if (changed.length > 0) await ctx.gateway.post(ctx.connectionId, encodeFrame(patchPush(changed, clientId)));
+  return respond(
+    ctx,
+    command.i === undefined ? undefined : opened,
+    outcome instanceof WithFollowUp ? outcome.followUp : async () => undefined,
+  );
 }
 
 /**
