@@ -8,6 +8,9 @@ export interface MessageRecord {
   data: string;
   timestamp: number;
   receipt?: boolean;
+  /** Clients it @-mentions, and whether it mentions everyone. */
+  mentions?: string[];
+  mentionAll?: boolean;
   /** When the sender last edited or recalled it. */
   updatedAt?: number;
   recalled?: boolean;
@@ -23,6 +26,9 @@ export interface MessageView {
   transient?: true;
   receipt?: true;
   offline?: true;
+  /** Only on messages that @-mention (extension). */
+  mentions?: string[];
+  mentionAll?: true;
   /** Only on edited or recalled messages (extension). */
   updatedAt?: number;
   recalled?: true;
@@ -38,7 +44,14 @@ export function messageView(m: MessageRecord, extra: { offline?: boolean } = {})
     seq: m.seq,
     ...(m.receipt ? { receipt: true as const } : {}),
     ...(extra.offline ? { offline: true as const } : {}),
+    ...(m.mentions?.length ? { mentions: m.mentions } : {}),
+    ...(m.mentionAll ? { mentionAll: true as const } : {}),
     ...(m.updatedAt !== undefined ? { updatedAt: m.updatedAt } : {}),
     ...(m.recalled ? { recalled: true as const } : {}),
   };
+}
+
+/** Whether a message @-mentions `clientId` (never its own sender). */
+export function mentions(m: Pick<MessageRecord, 'from' | 'mentions' | 'mentionAll'>, clientId: string): boolean {
+  return m.from !== clientId && (m.mentionAll === true || (m.mentions ?? []).includes(clientId));
 }

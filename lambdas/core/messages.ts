@@ -146,6 +146,12 @@ export async function getMessagesAt(ctx: Ctx, keys: { cid: string; seq: number }
   return new Map(items.map((m) => [`${m.cid}#${m.seq}`, m]));
 }
 
+/** A send's @-mentions as stored: de-duplicated, absent when there are none. */
+function mentionFields(req: Pick<Request<'send'>, 'mentions' | 'mentionAll'>): { mentions?: string[]; mentionAll?: true } {
+  const ids = [...new Set(req.mentions ?? [])];
+  return { ...(ids.length > 0 ? { mentions: ids } : {}), ...(req.mentionAll ? { mentionAll: true as const } : {}) };
+}
+
 function dedupeKey(cid: string, from: string, clientMsgId: string): string {
   return `msg#${cid}#${from}#${clientMsgId}`;
 }
@@ -183,7 +189,15 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
   const audience = await audienceFor(ctx, req.cid, session);
 
   if (req.transient) {
-    const message: MessageView = { id: transientMessageId(), cid: req.cid, from: me, data: req.data, timestamp: ctx.now, transient: true };
+    const message: MessageView = {
+      id: transientMessageId(),
+      cid: req.cid,
+      from: me,
+      data: req.data,
+      timestamp: ctx.now,
+      transient: true,
+      ...mentionFields(req),
+    };
     return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message }, { messageId: message.id, timestamp: message.timestamp });
   }
 
@@ -203,6 +217,7 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
     timestamp: ctx.now,
     // Rooms have no receipts.
     ...(req.receipt && !audience.room ? { receipt: true } : {}),
+    ...mentionFields(req),
   };
   if (key) {
     const claimed = await claimKey(

@@ -8,6 +8,9 @@
 import { array, boolean, enum as oneOf, number, object, record, string, union, unknown, type core, type output, type ZodType } from 'zod';
 import { ImError } from './errors';
 
+/** Clients one message may @-mention by id (LeanCloud's bound). */
+export const MAX_MENTIONS = 20;
+
 /** Deepest `find` page: LeanCloud's bound, and what keeps skipped reads bounded. */
 export const FIND_MAX_SKIP = 1000;
 
@@ -106,6 +109,9 @@ export const schemas = {
     transient: boolean().optional(),
     receipt: boolean().optional(),
     pushData: jsonObject.optional(),
+    // Extensions: who the message @-mentions.
+    mentions: array(clientIdSchema).max(MAX_MENTIONS).optional(),
+    mentionAll: boolean().optional(),
   }),
   ack: object({
     cid,

@@ -6,7 +6,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
 import { conversationProgress, type MemberRecord } from './conversation-store';
-import { messageView, type MessageRecord, type MessageView } from './message-model';
+import { mentions, messageView, type MessageRecord, type MessageView } from './message-model';
 import type { Ctx } from './route';
 
 /** Counts above this are reported as this number (clients show "99+" long before). */
@@ -16,6 +16,8 @@ export interface UnreadEntry {
   cid: string;
   unread: number;
   lastMessage: MessageView | null;
+  /** Present (true) when an unread message @-mentions the client. */
+  mentioned?: true;
 }
 
 /** Unread count and last message of each given conversation (all of them, zero counts included). */
@@ -46,6 +48,7 @@ export async function unreadCounts(
       cid: m.cid,
       unread: items.filter((i) => i.from !== clientId).length,
       lastMessage: items[0] ? messageView(items[0]) : null,
+      ...(items.some((i) => mentions(i, clientId)) ? { mentioned: true as const } : {}),
     };
   });
 }

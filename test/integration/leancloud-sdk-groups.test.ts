@@ -256,6 +256,36 @@ describe.each(SDK_VERSIONS)('leancloud-realtime %s', (_version, sdk) => {
     expect(inHistory).toMatchObject({ id: sent.id, type: -127 });
   });
 
+  test('mentions: mentionList and mentionAll reach SDK and native members; unread at login says mentioned', async () => {
+    const [Tom, Jerry, Nat] = h.names('Tom', 'Jerry', 'Nat');
+    const tom = await realtime().createIMClient(Tom);
+    const jerry = await realtime().createIMClient(Jerry);
+    const nat = h.track(await TestClient.open(h.url, Nat));
+    const conv = await tom.createConversation({ members: [Jerry, Nat] });
+    type Mentioning = { setMentionList(ids: string[]): Mentioning; mentionAll(): Mentioning };
+    const got = next<[LcMessage & { mentioned: boolean; mentionList: string[] }]>(jerry, 'message');
+    await conv.send((new TextMessage('@Jerry hi') as unknown as Mentioning).setMentionList([Jerry]));
+    const [received] = await got;
+    expect(received.mentioned).toBe(true);
+    expect(received.mentionList).toEqual([Jerry]);
+    expect((await nat.event('message')).message).toMatchObject({ mentions: [Jerry] });
+
+    // Nat, offline, is mentioned by everyone-mention; at its SDK login the conversation says so.
+    await nat.close();
+    await h.stack.gateway.drain();
+    await conv.send((new TextMessage('@all') as unknown as Mentioning).mentionAll());
+    const counts = new Promise<(LcConversation & { unreadMessagesMentioned: boolean })[]>((resolve) => {
+      void realtime()
+        .createIMClient(Nat)
+        .then((c) =>
+          c.on('unreadmessagescountupdate', (convs) => resolve(convs as (LcConversation & { unreadMessagesMentioned: boolean })[])),
+        );
+    });
+    const mine = (await counts).find((c) => c.id === conv.id)!;
+    expect(mine.unreadMessagesCount).toBe(2);
+    expect(mine.unreadMessagesMentioned).toBe(true);
+  });
+
   test('transient messages and pushData pass through; unsupported features fail at once instead of timing out', async () => {
     const [Tom, Jerry] = h.names('Tom', 'Jerry');
     const tom = await realtime().createIMClient(Tom);

@@ -134,6 +134,23 @@ describe('Tom and Bob (seed scenario 1)', () => {
     expect((await tom.request('query', { cid: conv.cid, after: {} })).error?.code).toBe(4114);
   });
 
+  test('mentions (extension): carried on the message and in history; the unread summary flags conversations that mention you', async () => {
+    const tom = await open(Tom);
+    const conv = await conversationOf(tom, [Bob, Alex]);
+    await tom.ok('send', { cid: conv.cid, data: '@Bob look', mentions: [Bob, Bob] });
+    const [stored] = (await tom.ok('query', { cid: conv.cid })).messages as (Message & { mentions?: string[] })[];
+    expect(stored!.mentions).toEqual([Bob]);
+    const bob = await open(Bob, { unreadMode: true });
+    expect(await bob.event('unread')).toMatchObject({ conversations: [{ cid: conv.cid, unread: 1, mentioned: true }] });
+    const alex = await open(Alex, { unreadMode: true });
+    const forAlex = (await alex.event('unread')).conversations as { mentioned?: boolean }[];
+    expect(forAlex[0]).not.toHaveProperty('mentioned');
+    await tom.ok('send', { cid: conv.cid, data: '@all', mentionAll: true });
+    expect((await alex.event('message')).message).toMatchObject({ mentionAll: true });
+    const tooMany = Array.from({ length: 21 }, (_, i) => `c${i}`);
+    expect((await tom.request('send', { cid: conv.cid, data: 'x', mentions: tooMany })).error?.code).toBe(4114);
+  });
+
   test('clientMsgId: a resend returns the first result and delivers nothing twice', async () => {
     const tom = await open(Tom);
     const bob = await open(Bob);

@@ -29,6 +29,11 @@ test('message → direct push with fromPeerId, timestamp and msg; offline flag k
   });
 });
 
+test('a message that mentions → direct push with mentionPids and mentionAll', () => {
+  const d = sdkDecode(leanCloudFrame({ event: 'message', message: { ...message, mentions: ['Bob'], mentionAll: true } }, 'Bob')!);
+  expect(d.directMessage).toMatchObject({ mentionPids: ['Bob'], mentionAll: true });
+});
+
 test('delivered → rcp (read=false)', () => {
   const d = sdkDecode(
     leanCloudFrame({ event: 'delivered', cid: 'c1', messageId: message.id, deliveredAt: 1795665217700, by: 'Bob' }, 'Tom')!,
@@ -90,7 +95,7 @@ test('closed → session/closed with code and reason; unread → unread tuples w
       {
         event: 'unread',
         conversations: [
-          { cid: 'c1', unread: 3, lastMessage: message },
+          { cid: 'c1', unread: 3, lastMessage: message, mentioned: true },
           { cid: 'c2', unread: 0 },
         ],
       },
@@ -99,7 +104,15 @@ test('closed → session/closed with code and reason; unread → unread tuples w
   );
   expect(u.cmd).toBe('unread');
   expect((u.unreadMessage as { convs: unknown[] }).convs).toEqual([
-    expect.objectContaining({ cid: 'c1', unread: 3, mid: message.id, timestamp: '1795665217602', from: 'Tom', data: message.data }),
+    expect.objectContaining({
+      cid: 'c1',
+      unread: 3,
+      mid: message.id,
+      timestamp: '1795665217602',
+      from: 'Tom',
+      data: message.data,
+      mentioned: true,
+    }),
     expect.objectContaining({ cid: 'c2', unread: 0 }),
   ]);
 });

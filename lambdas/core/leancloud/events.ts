@@ -8,6 +8,11 @@ import { encodeFrame, type LcCommand } from './codec';
 
 type NativeEvent = { event: string } & Record<string, unknown>;
 
+/** A message's @-mentions as LeanCloud's `mentionPids` / `mentionAll` fields (none when it has none). */
+export function mentionsOf(m: MessageView): { mentionPids?: string[]; mentionAll?: true } {
+  return { ...(m.mentions ? { mentionPids: m.mentions } : {}), ...(m.mentionAll ? { mentionAll: true as const } : {}) };
+}
+
 /** The LeanCloud command for a native event addressed to `peerId` (the client id), if any. */
 export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | undefined {
   const e = event as Record<string, unknown>;
@@ -25,6 +30,7 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
           msg: m.data,
           ...(m.transient ? { transient: true } : {}),
           ...(m.offline ? { offline: true } : {}),
+          ...mentionsOf(m),
         },
       };
     }
@@ -62,7 +68,7 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
     case 'closed':
       return { cmd: 'session', op: 'closed', peerId, sessionMessage: { code: e.code, reason: e.name } };
     case 'unread': {
-      const convs = (e.conversations as { cid: string; unread: number; lastMessage?: MessageView | null }[]).map((c) => ({
+      const convs = (e.conversations as { cid: string; unread: number; lastMessage?: MessageView | null; mentioned?: true }[]).map((c) => ({
         cid: c.cid,
         unread: c.unread,
         ...(c.lastMessage
@@ -74,6 +80,7 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
               ...(c.lastMessage.updatedAt !== undefined ? { patchTimestamp: c.lastMessage.updatedAt } : {}),
             }
           : {}),
+        ...(c.mentioned ? { mentioned: true } : {}),
       }));
       return { cmd: 'unread', peerId, unreadMessage: { convs } };
     }

@@ -10,6 +10,7 @@ import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage
 import { parseOrThrow, schemas } from '../schemas';
 import type { Session } from '../session-store';
 import { encodeFrame, type LcCommand } from './codec';
+import { mentionsOf } from './events';
 import type { Sub } from './fields';
 
 /** `direct` → `send`; the SDK expects an `ack` command with the message id and timestamp. */
@@ -30,6 +31,8 @@ export async function direct(ctx: Ctx, session: Session, command: LcCommand): Pr
     transient: d.transient === true,
     receipt: d.r === true,
     ...(pushData !== undefined ? { pushData } : {}),
+    ...(Array.isArray(d.mentionPids) && d.mentionPids.length > 0 ? { mentions: d.mentionPids } : {}),
+    mentionAll: d.mentionAll === true,
   });
   const outcome = await sendMessage(ctx, req, session);
   const result = outcome instanceof WithFollowUp ? (outcome.result as SendResult) : outcome;
@@ -99,6 +102,7 @@ export async function logs(ctx: Ctx, session: Session, command: LcCommand): Prom
     from: m.from,
     data: m.data,
     ...(m.updatedAt !== undefined ? { patchTimestamp: m.updatedAt } : {}),
+    ...mentionsOf(m),
   }));
   return { cmd: 'logs', logsMessage: { logs } };
 }
