@@ -11,7 +11,7 @@ import { mapLimit } from './concurrency';
 import { isConditionFailed, ImError } from './errors';
 import { seqOfMessageId } from './ids';
 import { messageView, type MessageRecord, type MessageView } from './message-model';
-import { audienceFor, checkSize, getMessage, replyAndDeliver } from './messages';
+import { audienceFor, checkSize, getMessage, replyAndDeliver, typeField } from './messages';
 import type { Ctx, WithFollowUp } from './route';
 import type { Session } from './session-store';
 
@@ -39,8 +39,10 @@ export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Se
     if (change.recall) return { message: messageView(stored) };
     throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'a recalled message cannot be edited');
   }
+  const { lctype: _old, ...rest } = stored;
   const updated: MessageRecord = {
-    ...stored,
+    ...rest,
+    ...typeField(data),
     data,
     updatedAt: Math.max(ctx.now, (stored.updatedAt ?? stored.timestamp) + 1),
     ...(change.recall ? { recalled: true } : {}),
@@ -59,10 +61,18 @@ async function rewrite(ctx: Ctx, m: MessageRecord): Promise<void> {
       new UpdateCommand({
         TableName: config.tables.messages,
         Key: { cid: m.cid, seq: m.seq },
-        UpdateExpression: `SET #data = :d, updatedAt = :u${m.recalled ? ', recalled = :r' : ''}`,
+        UpdateExpression:
+          `SET #data = :d, updatedAt = :u${m.recalled ? ', recalled = :r' : ''}` +
+          (m.lctype !== undefined ? ', lctype = :t' : ' REMOVE lctype'),
         ConditionExpression: '#from = :me AND attribute_not_exists(recalled)',
         ExpressionAttributeNames: { '#data': 'data', '#from': 'from' },
-        ExpressionAttributeValues: { ':d': m.data, ':u': m.updatedAt, ':me': m.from, ...(m.recalled ? { ':r': true } : {}) },
+        ExpressionAttributeValues: {
+          ':d': m.data,
+          ':u': m.updatedAt,
+          ':me': m.from,
+          ...(m.recalled ? { ':r': true } : {}),
+          ...(m.lctype !== undefined ? { ':t': m.lctype } : {}),
+        },
       }),
     );
   } catch (err) {

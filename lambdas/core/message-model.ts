@@ -11,6 +11,8 @@ export interface MessageRecord {
   /** Clients it @-mentions, and whether it mentions everyone. */
   mentions?: string[];
   mentionAll?: boolean;
+  /** `_lctype` of a typed message, for history by type. */
+  lctype?: number;
   /** When the sender last edited or recalled it. */
   updatedAt?: number;
   recalled?: boolean;

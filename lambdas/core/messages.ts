@@ -146,6 +146,20 @@ export async function getMessagesAt(ctx: Ctx, keys: { cid: string; seq: number }
   return new Map(items.map((m) => [`${m.cid}#${m.seq}`, m]));
 }
 
+/**
+ * The `_lctype` of a typed message (PROTOCOL.md §3), stored beside it so that history can be
+ * filtered by type; nothing for other data.
+ */
+export function typeField(data: string): { lctype?: number } {
+  if (!data.startsWith('{')) return {};
+  try {
+    const t = (JSON.parse(data) as { _lctype?: unknown })._lctype;
+    return Number.isInteger(t) ? { lctype: t as number } : {};
+  } catch {
+    return {};
+  }
+}
+
 /** A send's @-mentions as stored: de-duplicated, absent when there are none. */
 function mentionFields(req: Pick<Request<'send'>, 'mentions' | 'mentionAll'>): { mentions?: string[]; mentionAll?: true } {
   const ids = [...new Set(req.mentions ?? [])];
@@ -218,6 +232,7 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
     // Rooms have no receipts.
     ...(req.receipt && !audience.room ? { receipt: true } : {}),
     ...mentionFields(req),
+    ...typeField(req.data),
   };
   if (key) {
     const claimed = await claimKey(
@@ -355,7 +370,7 @@ export async function messageIdsBetween(ctx: Ctx, cid: string, from: number, to:
   return ids;
 }
 
-/** Reads bounded by this many items per `query` when filtering by timestamp alone. */
+/** Reads bounded by this many items per `query` when filtering (by timestamp alone, or by type). */
 const MAX_QUERY_READ = 5000;
 
 /** One end of a history range: a message id (exact) or, without one, a timestamp. */
@@ -375,6 +390,8 @@ export interface HistoryRange {
   after?: HistoryBound;
   /** Which end the page starts from: the newest messages of the range (default) or the oldest. */
   from?: 'newest' | 'oldest';
+  /** Only typed messages of this `_lctype` (read through at most MAX_QUERY_READ messages). */
+  type?: number;
 }
 
 /**
@@ -417,6 +434,10 @@ export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session
     filters.push(`#ts ${req.after.inclusive ? '>=' : '>'} :at`);
     values[':at'] = req.after.timestamp;
   }
+  if (req.type !== undefined) {
+    filters.push('lctype = :type');
+    values[':type'] = req.type;
+  }
   if (lo !== undefined && hi !== undefined && lo > hi) return { messages: [], hasMore: false };
   const page: Item[] = [];
   let start: Item | undefined;
@@ -427,7 +448,8 @@ export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session
       new QueryCommand({
         TableName: config.tables.messages,
         KeyConditionExpression: `cid = :cid${keys}`,
-        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+        ...(filters.some((f) => f.includes('#ts')) ? { ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
         ExpressionAttributeValues: values,
         ScanIndexForward: req.from === 'oldest',
         Limit: req.limit + 1 - page.length,

@@ -121,8 +121,10 @@ export const schemas = {
     cid,
     limit: number().int().min(1).max(1000).default(20),
     before: historyBound('before').optional(),
-    // Extension: with `after`, the page starts right after it and goes forward in time.
+    // Extensions: with `after`, the page starts right after it and goes forward in time;
+    // `type` keeps only typed messages of that `_lctype`.
     after: historyBound('after').optional(),
+    type: number().int().optional(),
   }),
   read: object({ cid, messageId: messageId.optional() }),
   join: object({ cid, signature: signature.optional() }),

@@ -151,6 +151,33 @@ describe('Tom and Bob (seed scenario 1)', () => {
     expect((await tom.request('send', { cid: conv.cid, data: 'x', mentions: tooMany })).error?.code).toBe(4114);
   });
 
+  test('history by type (extension): only typed messages of that _lctype, paged as usual', async () => {
+    const tom = await open(Tom);
+    const conv = await conversationOf(tom, [Bob]);
+    const typed = (t: number, text: string) => JSON.stringify({ _lctype: t, _lctext: text });
+    for (const [t, text] of [
+      [-1, 'a'],
+      [-2, 'img1'],
+      [-1, 'b'],
+      [-2, 'img2'],
+      [-2, 'img3'],
+    ] as const) {
+      await tom.ok('send', { cid: conv.cid, data: typed(t, text) });
+    }
+    await tom.ok('send', { cid: conv.cid, data: 'plain text' });
+    const texts = (r: Record<string, unknown>) => (r.messages as Message[]).map((m) => (JSON.parse(m.data) as { _lctext: string })._lctext);
+    const page = await tom.ok('query', { cid: conv.cid, type: -2, limit: 2 });
+    expect(texts(page)).toEqual(['img2', 'img3']);
+    expect(page.hasMore).toBe(true);
+    const first = (page.messages as Message[])[0]!;
+    expect(texts(await tom.ok('query', { cid: conv.cid, type: -2, before: { messageId: first.id } }))).toEqual(['img1']);
+    // An edit that changes the type moves the message between filters.
+    const [a] = (await tom.ok('query', { cid: conv.cid, type: -1, limit: 1, after: { timestamp: 0 } })).messages as Message[];
+    await tom.ok('edit', { cid: conv.cid, messageId: a!.id, data: typed(-2, 'img0') });
+    expect(texts(await tom.ok('query', { cid: conv.cid, type: -2 }))).toEqual(['img0', 'img1', 'img2', 'img3']);
+    expect(texts(await tom.ok('query', { cid: conv.cid, type: -1 }))).toEqual(['b']);
+  });
+
   test('clientMsgId: a resend returns the first result and delivers nothing twice', async () => {
     const tom = await open(Tom);
     const bob = await open(Bob);

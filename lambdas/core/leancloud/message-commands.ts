@@ -73,9 +73,6 @@ export async function read(ctx: Ctx, session: Session, command: LcCommand): Prom
  */
 export async function logs(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const l = (command.logsMessage ?? {}) as Sub;
-  // Refused rather than ignored: the SDK would take every message for one of the asked type.
-  if (l.lctype !== undefined && l.lctype !== 0)
-    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'history by message type is not supported by this server');
   const limit = typeof l.l === 'number' ? l.l : typeof l.limit === 'number' ? l.limit : 20;
   if (limit === 0) return { cmd: 'logs', logsMessage: {} };
   const bound = (mid: unknown, t: unknown, inclusive: unknown) =>
@@ -93,6 +90,7 @@ export async function logs(ctx: Ctx, session: Session, command: LcCommand): Prom
     limit: Math.min(1000, Math.max(1, limit)),
     ...(before ? { before } : {}),
     ...(after ? { after } : {}),
+    ...(typeof l.lctype === 'number' && l.lctype !== 0 ? { type: l.lctype } : {}),
   });
   // The schema checks the bounds but keeps no `inclusive`: the bounds themselves go on.
   const { messages } = await queryHistory(ctx, { ...req, before, after, from: newer ? 'oldest' : 'newest' }, session);
