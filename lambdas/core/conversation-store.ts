@@ -358,20 +358,32 @@ export async function membershipsOf(ctx: Ctx, clientId: string): Promise<MemberR
 }
 
 /** Sequence progress of many conversations: one BatchGetItem per 100. */
-export async function conversationProgress(
-  ctx: Ctx,
-  cids: string[],
-): Promise<Map<string, { lastSeq: number; lastMessageAt: number | null }>> {
+/** What login-time work needs to know of each conversation, without its member list. */
+export interface ConversationProgress {
+  lastSeq: number;
+  lastMessageAt: number | null;
+  /** Time of the latest edit or recall of one of its messages, if any. */
+  lastPatchAt: number | null;
+}
+
+export async function conversationProgress(ctx: Ctx, cids: string[]): Promise<Map<string, ConversationProgress>> {
   const { db, config } = ctx.deps;
   const items = await batchGetAll(
     db,
     config.tables.conversations,
     cids.map((cid) => ({ cid })),
     {
-      projection: 'cid, lastSeq, lastMessageAt',
+      projection: 'cid, lastSeq, lastMessageAt, lastPatchAt',
     },
   );
   return new Map(
-    items.map((c) => [c.cid as string, { lastSeq: (c.lastSeq as number) ?? 0, lastMessageAt: (c.lastMessageAt as number | null) ?? null }]),
+    items.map((c) => [
+      c.cid as string,
+      {
+        lastSeq: (c.lastSeq as number) ?? 0,
+        lastMessageAt: (c.lastMessageAt as number | null) ?? null,
+        lastPatchAt: (c.lastPatchAt as number | undefined) ?? null,
+      },
+    ]),
   );
 }

@@ -6,8 +6,8 @@
  * LeanCloud's recalled-message type (-127), which the SDKs render as "[该消息已撤回]".
  */
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
+import type { ConversationProgress } from './conversation-store';
 import { isConditionFailed, ImError } from './errors';
 import { seqOfMessageId } from './ids';
 import { messageView, type MessageRecord, type MessageView } from './message-model';
@@ -103,19 +103,13 @@ async function notePatch(ctx: Ctx, cid: string, at: number): Promise<void> {
 export const PATCHES_MAX_PER_CONVERSATION = 100;
 
 /**
- * Messages of the given conversations edited or recalled after `since` (ms), oldest change first
- * per conversation: what a client that was away missed. Reads one BatchGetItem per 100
- * conversations, plus one Query for each conversation changed since.
+ * Messages of the given conversations (with their progress, as read at login) edited or recalled
+ * after `since` (ms), oldest change first per conversation: what a client that was away missed.
+ * One Query for each conversation changed since; none for the others.
  */
-export async function changedSince(ctx: Ctx, cids: string[], since: number): Promise<MessageView[]> {
+export async function changedSince(ctx: Ctx, progress: Map<string, ConversationProgress>, since: number): Promise<MessageView[]> {
   const { db, config } = ctx.deps;
-  const convs = await batchGetAll(
-    db,
-    config.tables.conversations,
-    cids.map((cid) => ({ cid })),
-    { projection: 'cid, lastPatchAt' },
-  );
-  const touched = convs.filter((c) => typeof c.lastPatchAt === 'number' && c.lastPatchAt > since).map((c) => c.cid as string);
+  const touched = [...progress].filter(([, p]) => p.lastPatchAt !== null && p.lastPatchAt > since).map(([cid]) => cid);
   const pages = await mapLimit(touched, 8, async (cid) => {
     const res = await db.send(
       new QueryCommand({

@@ -2,7 +2,14 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { advancePoint, conversationProgress, getConversation, getMember, memberStates } from './conversation-store';
+import {
+  advancePoint,
+  conversationProgress,
+  getConversation,
+  getMember,
+  memberStates,
+  type ConversationProgress,
+} from './conversation-store';
 import { postEvent, sendToClients, type Target } from './delivery';
 import { ImError, isConditionFailed, applied } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
@@ -474,13 +481,20 @@ export const OFFLINE_MAX_CONVERSATIONS = 50;
  * After `open` in default mode: every stored message from others after the client's delivered
  * point, oldest first per conversation, to this connection only.
  */
-export async function deliverOffline(ctx: Ctx, target: Target, memberships: { cid: string; deliveredSeq: number }[]): Promise<void> {
+export async function deliverOffline(
+  ctx: Ctx,
+  target: Target,
+  memberships: { cid: string; deliveredSeq: number }[],
+  known?: Map<string, ConversationProgress>,
+): Promise<void> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return;
-  const progress = await conversationProgress(
-    ctx,
-    memberships.map((m) => m.cid),
-  );
+  const progress =
+    known ??
+    (await conversationProgress(
+      ctx,
+      memberships.map((m) => m.cid),
+    ));
   const pending = memberships
     .filter((m) => (progress.get(m.cid)?.lastSeq ?? 0) > m.deliveredSeq)
     .sort((a, b) => (progress.get(b.cid)!.lastMessageAt ?? 0) - (progress.get(a.cid)!.lastMessageAt ?? 0))

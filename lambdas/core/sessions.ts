@@ -1,5 +1,5 @@
 /** Sessions: `open`, `close`, connection lifecycle (PROTOCOL.md §5). */
-import { membershipsOf } from './conversation-store';
+import { conversationProgress, membershipsOf } from './conversation-store';
 import { dropDeadConnection, postEvent } from './delivery';
 import { ImError } from './errors';
 import { changedSince } from './message-edits';
@@ -114,18 +114,19 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: { proven
       }
     }
     const memberships = await membershipsOf(ctx, clientId);
+    // Read once for the unread summary (or offline delivery) and the missed changes.
+    const progress = await conversationProgress(
+      ctx,
+      memberships.map((m) => m.cid),
+    );
     if (unreadMode) {
-      const conversations = await unreadSummary(ctx, clientId, memberships);
+      const conversations = await unreadSummary(ctx, clientId, memberships, progress);
       await postEvent(ctx, self, { event: 'unread', conversations });
     } else {
-      await deliverOffline(ctx, self, memberships);
+      await deliverOffline(ctx, self, memberships, progress);
     }
     if (req.changesSince) {
-      for (const message of await changedSince(
-        ctx,
-        memberships.map((m) => m.cid),
-        req.changesSince,
-      )) {
+      for (const message of await changedSince(ctx, progress, req.changesSince)) {
         await postEvent(ctx, self, { event: 'messageUpdated', message });
       }
     }

@@ -5,7 +5,7 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
-import { conversationProgress, type MemberRecord } from './conversation-store';
+import { conversationProgress, type ConversationProgress, type MemberRecord } from './conversation-store';
 import { mentions, messageView, type MessageRecord, type MessageView } from './message-model';
 import type { Ctx } from './route';
 
@@ -20,18 +20,24 @@ export interface UnreadEntry {
   mentioned?: true;
 }
 
-/** Unread count and last message of each given conversation (all of them, zero counts included). */
+/**
+ * Unread count and last message of each given conversation (all of them, zero counts included).
+ * `progress` is read here unless the caller already has it.
+ */
 export async function unreadCounts(
   ctx: Ctx,
   clientId: string,
   memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[],
+  known?: Map<string, ConversationProgress>,
 ): Promise<UnreadEntry[]> {
   const { db, config } = ctx.deps;
   if (memberships.length === 0) return [];
-  const progress = await conversationProgress(
-    ctx,
-    memberships.map((m) => m.cid),
-  );
+  const progress =
+    known ??
+    (await conversationProgress(
+      ctx,
+      memberships.map((m) => m.cid),
+    ));
   return mapLimit(memberships, 8, async (m): Promise<UnreadEntry> => {
     if ((progress.get(m.cid)?.lastSeq ?? 0) <= m.readSeq) return { cid: m.cid, unread: 0, lastMessage: null };
     const res = await db.send(
@@ -58,6 +64,7 @@ export async function unreadSummary(
   ctx: Ctx,
   clientId: string,
   memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[],
+  progress?: Map<string, ConversationProgress>,
 ): Promise<UnreadEntry[]> {
-  return (await unreadCounts(ctx, clientId, memberships)).filter((e) => e.unread > 0);
+  return (await unreadCounts(ctx, clientId, memberships, progress)).filter((e) => e.unread > 0);
 }
