@@ -303,24 +303,21 @@ export async function memberIds(ctx: Ctx, cid: string): Promise<string[]> {
 
 /** Member ids with their mute flags (strongly consistent, every page): what a send needs. */
 export async function memberStates(ctx: Ctx, cid: string): Promise<{ clientId: string; muted: boolean }[]> {
-  const { db, config } = ctx.deps;
-  const items = await queryAll(db, {
-    TableName: config.tables.members,
-    KeyConditionExpression: 'cid = :cid',
-    ExpressionAttributeValues: { ':cid': cid },
-    ProjectionExpression: 'clientId, muted',
-    ConsistentRead: true,
-  });
-  return items.map((i) => ({ clientId: i.clientId as string, muted: i.muted === true }));
+  const records = await memberRecords(ctx, cid, 'clientId, muted');
+  return records.map((m) => ({ clientId: m.clientId, muted: m.muted === true }));
 }
 
-/** Every member record of a conversation (bounded by the 500-member limit). */
-export async function memberRecords(ctx: Ctx, cid: string): Promise<MemberRecord[]> {
+/**
+ * Every member record of a conversation (bounded by the 500-member limit), strongly consistent;
+ * with `projection`, only those attributes of each.
+ */
+export async function memberRecords(ctx: Ctx, cid: string, projection?: string): Promise<MemberRecord[]> {
   const { db, config } = ctx.deps;
   const items = await queryAll(db, {
     TableName: config.tables.members,
     KeyConditionExpression: 'cid = :cid',
     ExpressionAttributeValues: { ':cid': cid },
+    ...(projection ? { ProjectionExpression: projection } : {}),
     ConsistentRead: true,
   });
   return items as unknown as MemberRecord[];

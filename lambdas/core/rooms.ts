@@ -11,7 +11,7 @@ import { dropDeadConnection, framer, type Target } from './delivery';
 import { applied } from './errors';
 import type { Ctx } from './route';
 import type { WireProtocol } from './subprotocols';
-import { expiryFrom, type LastRoom, type Session } from './session-store';
+import { expiryFrom, setConnectionField, type LastRoom, type Session } from './session-store';
 
 /** A client that disconnects is put back into its room if it opens again within this window. */
 export const ROOM_REJOIN_WINDOW_MS = 30 * 60 * 1000;
@@ -34,14 +34,7 @@ export async function enterRoom(ctx: Ctx, session: Pick<Session, 'clientId' | 'r
       },
     }),
   );
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.connections,
-      Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'SET room = :r',
-      ExpressionAttributeValues: { ':r': cid },
-    }),
-  );
+  await setConnectionField(ctx, 'room', cid);
 }
 
 async function removeOccupant(ctx: Ctx, cid: string, connectionId: string): Promise<void> {
@@ -92,8 +85,7 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
  */
 export async function rejoinRecentRoom(ctx: Ctx, clientId: string, last: LastRoom | undefined, protocol?: WireProtocol): Promise<string[]> {
   if (!last) return [];
-  const { db, config } = ctx.deps;
-  await db.send(new UpdateCommand({ TableName: config.tables.presence, Key: { clientId }, UpdateExpression: 'REMOVE lastRoom' }));
+  await forgetRoom(ctx, clientId);
   if (ctx.now - last.leftAt > ROOM_REJOIN_WINDOW_MS) return [];
   const conv = await getConversation(ctx, last.cid);
   if (!conv?.transient) return [];

@@ -140,16 +140,19 @@ export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectio
   }
 }
 
-/** Remembers a key this connection created, so that its `close` can remove what the key names. */
-export async function setConnectionKey(ctx: Ctx, field: 'pushDeviceKey' | 'sessionTokenKey', key: string): Promise<void> {
+/**
+ * Records on this connection something that outlives a request: the chat room it is in, or a key
+ * it created (push device, LeanCloud session token) so that its `close` can remove what it names.
+ */
+export async function setConnectionField(ctx: Ctx, field: 'room' | 'pushDeviceKey' | 'sessionTokenKey', value: string): Promise<void> {
   const { db, config } = ctx.deps;
   await db.send(
     new UpdateCommand({
       TableName: config.tables.connections,
       Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'SET #f = :k',
+      UpdateExpression: 'SET #f = :v',
       ExpressionAttributeNames: { '#f': field },
-      ExpressionAttributeValues: { ':k': key },
+      ExpressionAttributeValues: { ':v': value },
     }),
   );
 }

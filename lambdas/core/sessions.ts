@@ -16,7 +16,7 @@ import {
   nonNativeProtocol,
   removePresence,
   sessionOf,
-  setConnectionKey,
+  setConnectionField,
   unbindConnection,
   type ConnectionRecord,
   type LiveConnection,
@@ -107,7 +107,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: { proven
           pushPlatform: req.pushPlatform,
           deviceId: req.deviceId,
         });
-        if (key) await setConnectionKey(ctx, 'pushDeviceKey', key);
+        if (key) await setConnectionField(ctx, 'pushDeviceKey', key);
       } catch (err) {
         // The session works without push; the next open registers again.
         ctx.log.error('device registration failed', { err });

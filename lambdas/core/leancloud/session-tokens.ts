@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ImError } from '../errors';
 import { claimKey, deleteKey, getKey } from '../key-store';
 import type { Ctx } from '../route';
-import { setConnectionKey } from '../session-store';
+import { setConnectionField } from '../session-store';
 
 /** How long the SDK may reuse a token (its `stTtl`, seconds). */
 export const SESSION_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -20,7 +20,7 @@ export async function issueSessionToken(ctx: Ctx, clientId: string): Promise<{ s
   const st = randomBytes(24).toString('base64url');
   const key = keyOf(st);
   await claimKey(ctx, key, { clientId }, { ttlSeconds: SESSION_TOKEN_TTL_SECONDS });
-  await setConnectionKey(ctx, 'sessionTokenKey', key);
+  await setConnectionField(ctx, 'sessionTokenKey', key);
   return { st, stTtl: SESSION_TOKEN_TTL_SECONDS };
 }
 
@@ -45,7 +45,7 @@ export async function requireSessionToken(ctx: Ctx, clientId: string, token: str
 
 /** Remembers a presented token on this connection, so that its `session/close` revokes it. */
 export async function bindSessionToken(ctx: Ctx, token: string): Promise<void> {
-  await setConnectionKey(ctx, 'sessionTokenKey', keyOf(token));
+  await setConnectionField(ctx, 'sessionTokenKey', keyOf(token));
 }
 
 /** Revokes a token by the key `issueSessionToken` stored on the connection. */
