@@ -13,7 +13,7 @@ import { signatureOf, type Sub } from './fields';
 import {
   bindSessionToken,
   issueSessionToken,
-  isSessionToken,
+  liveSessionToken,
   requireSessionToken,
   revokeSessionToken,
   revokeSessionTokenKey,
@@ -65,7 +65,7 @@ export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse>
 export async function refresh(ctx: Ctx, session: Session, command: LcCommand): Promise<LcCommand> {
   const s = (command.sessionMessage ?? {}) as Sub;
   const old = typeof s.st === 'string' && s.st ? s.st : undefined;
-  const live = old !== undefined && (await isSessionToken(ctx, session.clientId, old));
+  const live = old !== undefined && (await liveSessionToken(ctx, session.clientId, old)) !== undefined;
   if (!live) await verifySignature(ctx, 'open', session.clientId, signatureOf(s));
   if (old !== undefined) await revokeSessionToken(ctx, old);
   const token = await issueSessionToken(ctx, session.clientId);

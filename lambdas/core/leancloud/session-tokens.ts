@@ -24,10 +24,11 @@ export async function issueSessionToken(ctx: Ctx, clientId: string): Promise<{ s
   return { st, stTtl: SESSION_TOKEN_TTL_SECONDS };
 }
 
-/** Whether `token` is a live token of `clientId`. */
-export async function isSessionToken(ctx: Ctx, clientId: string, token: string): Promise<boolean> {
+/** `token` with the seconds it has left, if it is a live token of `clientId`. */
+export async function liveSessionToken(ctx: Ctx, clientId: string, token: string): Promise<{ st: string; stTtl: number } | undefined> {
   const item = await getKey(ctx, keyOf(token));
-  return item?.clientId === clientId;
+  if (item?.clientId !== clientId || typeof item.expiresAt !== 'number') return undefined;
+  return { st: token, stTtl: Math.max(1, item.expiresAt - Math.floor(ctx.now / 1000)) };
 }
 
 /**
@@ -35,12 +36,9 @@ export async function isSessionToken(ctx: Ctx, clientId: string, token: string):
  * Returns the token with the seconds it has left, to be handed back unchanged.
  */
 export async function requireSessionToken(ctx: Ctx, clientId: string, token: string): Promise<{ st: string; stTtl: number }> {
-  const key = keyOf(token);
-  const item = await getKey(ctx, key);
-  if (item?.clientId !== clientId || typeof item.expiresAt !== 'number') {
-    throw new ImError('SESSION_TOKEN_EXPIRED', 'the session token is unknown or expired; open the session again');
-  }
-  return { st: token, stTtl: Math.max(1, item.expiresAt - Math.floor(ctx.now / 1000)) };
+  const live = await liveSessionToken(ctx, clientId, token);
+  if (!live) throw new ImError('SESSION_TOKEN_EXPIRED', 'the session token is unknown or expired; open the session again');
+  return live;
 }
 
 /** Remembers a presented token on this connection, so that its `session/close` revokes it. */
