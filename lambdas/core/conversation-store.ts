@@ -2,7 +2,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, batchPutAll, queryAll } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
-import { ImError, applied } from './errors';
+import { ImError, applied, isConditionFailed } from './errors';
 import type { MessageView } from './message-model';
 import type { Ctx } from './route';
 
@@ -34,8 +34,10 @@ export interface MemberRecord {
   joinedAt: number;
   /** Conversation's lastSeq when the member joined: earlier messages are history. */
   joinedSeq: number;
-  /** Highest acked sequence number: offline delivery resumes after it. */
+  /** Every message up to this seq reached the member (delivered-point.ts): offline delivery resumes after it. */
   deliveredSeq: number;
+  /** Acked seqs beyond `deliveredSeq`, waiting for the point to reach them (bounded). */
+  ackedAhead?: Set<number>;
   readSeq: number;
   muted: boolean;
 }
@@ -266,9 +268,65 @@ export function setMuted(ctx: Ctx, cid: string, clientId: string, muted: boolean
   return updateMember(ctx, cid, clientId, 'muted', muted);
 }
 
-/** Moves a member's delivered or read point forward only. */
-export function advancePoint(ctx: Ctx, cid: string, clientId: string, point: 'deliveredSeq' | 'readSeq', seq: number): Promise<boolean> {
-  return updateMember(ctx, cid, clientId, point, seq, true);
+/** Moves a member's read point forward only. */
+export function advanceReadPoint(ctx: Ctx, cid: string, clientId: string, seq: number): Promise<boolean> {
+  return updateMember(ctx, cid, clientId, 'readSeq', seq, true);
+}
+
+/**
+ * Records acked seqs on the member (a number set, so concurrent acks never overwrite each other)
+ * and returns the member as it now is; undefined when the client is not a member.
+ */
+export async function addAcks(ctx: Ctx, cid: string, clientId: string, seqs: number[]): Promise<MemberRecord | undefined> {
+  const { db, config } = ctx.deps;
+  try {
+    const res = await db.send(
+      new UpdateCommand({
+        TableName: config.tables.members,
+        Key: { cid, clientId },
+        UpdateExpression: 'ADD ackedAhead :s',
+        ConditionExpression: 'attribute_exists(clientId)',
+        ExpressionAttributeValues: { ':s': new Set(seqs) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return res.Attributes as MemberRecord;
+  } catch (err) {
+    if (isConditionFailed(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Moves a member's delivered point from `from` to `to` and forgets the acks it no longer needs,
+ * if the point is still `from` (false otherwise: re-read and recompute).
+ */
+export async function moveDeliveredPoint(
+  ctx: Ctx,
+  cid: string,
+  clientId: string,
+  from: number,
+  to: number,
+  forget: number[],
+): Promise<boolean> {
+  const { db, config } = ctx.deps;
+  const parts = [...(to !== from ? ['SET deliveredSeq = :to'] : []), ...(forget.length > 0 ? ['DELETE ackedAhead :forget'] : [])];
+  if (parts.length === 0) return true;
+  return applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.members,
+        Key: { cid, clientId },
+        UpdateExpression: parts.join(' '),
+        ConditionExpression: 'deliveredSeq = :from',
+        ExpressionAttributeValues: {
+          ':from': from,
+          ...(to !== from ? { ':to': to } : {}),
+          ...(forget.length > 0 ? { ':forget': new Set(forget) } : {}),
+        },
+      }),
+    ),
+  );
 }
 
 export async function getConversations(ctx: Ctx, cids: string[]): Promise<ConversationRecord[]> {
@@ -301,10 +359,10 @@ export async function memberIds(ctx: Ctx, cid: string): Promise<string[]> {
   return (await memberStates(ctx, cid)).map((m) => m.clientId);
 }
 
-/** Member ids with their mute flags (strongly consistent, every page): what a send needs. */
-export async function memberStates(ctx: Ctx, cid: string): Promise<{ clientId: string; muted: boolean }[]> {
-  const records = await memberRecords(ctx, cid, 'clientId, muted');
-  return records.map((m) => ({ clientId: m.clientId, muted: m.muted === true }));
+/** Member ids with their mute flags and join times (strongly consistent, every page): what a send needs. */
+export async function memberStates(ctx: Ctx, cid: string): Promise<{ clientId: string; muted: boolean; joinedAt: number }[]> {
+  const records = await memberRecords(ctx, cid, 'clientId, muted, joinedAt');
+  return records.map((m) => ({ clientId: m.clientId, muted: m.muted === true, joinedAt: m.joinedAt }));
 }
 
 /**

@@ -6,7 +6,7 @@
 import { mapLimit } from './concurrency';
 import { leanCloudFrame } from './leancloud/events';
 import type { Ctx } from './route';
-import { deleteConnection, livePresence, removePresence } from './session-store';
+import { deleteConnection, LEFT_MARKER_MS, presenceOf, removePresence } from './session-store';
 import type { WireProtocol } from './subprotocols';
 
 /** Posts in flight per invocation: enough to hide latency, low enough for the account-wide throttle. */
@@ -72,19 +72,40 @@ export async function postToTargets(ctx: Ctx, targets: Target[], event: object):
   return { reached };
 }
 
+/**
+ * Which conversation an event is of, with when each recipient joined it: a recipient removed from
+ * it after this fan-out read the member list (and not back since) is skipped, so nothing of a
+ * conversation follows its `kicked` or a `quit`.
+ */
+export interface FanOutScope {
+  cid: string;
+  joinedAt: ReadonlyMap<string, number>;
+}
+
+function removedSince(ctx: Ctx, left: Record<string, number>, clientId: string, scope: FanOutScope | undefined): boolean {
+  const at = scope ? left[scope.cid] : undefined;
+  return at !== undefined && at >= (scope!.joinedAt.get(clientId) ?? 0) && ctx.now - at < LEFT_MARKER_MS;
+}
+
 /** Live connections of the given clients, minus `except` (the connection that caused the event). */
-export async function targetsOf(ctx: Ctx, clientIds: string[], except?: string): Promise<Target[]> {
+export async function targetsOf(ctx: Ctx, clientIds: string[], except?: string, scope?: FanOutScope): Promise<Target[]> {
   const unique = [...new Set(clientIds)];
   if (unique.length === 0) return [];
-  const presence = await livePresence(ctx, unique);
+  const presence = await presenceOf(ctx, unique);
   const targets: Target[] = [];
-  for (const [clientId, conns] of presence) {
-    for (const c of conns) if (c.connectionId !== except) targets.push({ clientId, connectionId: c.connectionId, protocol: c.protocol });
+  for (const [clientId, { live, left }] of presence) {
+    if (removedSince(ctx, left, clientId, scope)) continue;
+    for (const c of live) if (c.connectionId !== except) targets.push({ clientId, connectionId: c.connectionId, protocol: c.protocol });
   }
   return targets;
 }
 
-export async function sendToClients(ctx: Ctx, clientIds: string[], event: object, opts: { except?: string } = {}): Promise<DeliveryReport> {
-  const targets = await targetsOf(ctx, clientIds, opts.except);
+export async function sendToClients(
+  ctx: Ctx,
+  clientIds: string[],
+  event: object,
+  opts: { except?: string; scope?: FanOutScope } = {},
+): Promise<DeliveryReport> {
+  const targets = await targetsOf(ctx, clientIds, opts.except, opts.scope);
   return postToTargets(ctx, targets, event);
 }

@@ -21,7 +21,7 @@ import {
 } from './conversation-store';
 import { ImError } from './errors';
 import { messageView } from './message-model';
-import { getMessagesAt } from './messages';
+import { getMessagesAt } from './message-store';
 import { comparator, matches, parseSort, parseWhere, type Branch, type Candidate } from './find-query';
 import type { Ctx } from './route';
 import type { Request } from './schemas';

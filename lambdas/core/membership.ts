@@ -15,7 +15,8 @@ import { sendToClients } from './delivery';
 import { ImError, type ErrorName } from './errors';
 import type { Ctx } from './route';
 import type { Request } from './schemas';
-import type { Session } from './session-store';
+import { markLeft, type Session } from './session-store';
+import { mapLimit } from './concurrency';
 import { countOccupants, enterRoom, forgetRoom, leaveRoom } from './rooms';
 import { verifySignature } from './signatures';
 
@@ -71,6 +72,7 @@ export async function quitConversation(ctx: Ctx, req: Request<'quit'>, session: 
   const { changed } = await removeMembers(ctx, req.cid, [me]);
   // Quitting a conversation you are not in is a no-op, so a retried quit succeeds.
   if (changed.length > 0) {
+    await markLeft(ctx, me, req.cid);
     const remaining = await memberIds(ctx, req.cid);
     await sendToClients(ctx, remaining, { event: 'membersRemoved', cid: req.cid, members: [me], by: me });
   }
@@ -116,6 +118,8 @@ export async function kickMembers(
   const targets = [...new Set(req.members)];
   const { changed: removed, unchanged } = await removeMembers(ctx, req.cid, targets);
   if (removed.length > 0) {
+    // Marked before they are told, so that no message of the conversation follows `kicked`.
+    await mapLimit(removed, 16, (c) => markLeft(ctx, c, req.cid));
     await sendToClients(ctx, removed, { event: 'kicked', cid: req.cid, by: me });
     const remaining = await memberIds(ctx, req.cid);
     await sendToClients(ctx, remaining, { event: 'membersRemoved', cid: req.cid, members: removed, by: me });

@@ -11,7 +11,8 @@ import type { ConversationProgress } from './conversation-store';
 import { isConditionFailed, ImError } from './errors';
 import { seqOfMessageId } from './ids';
 import { messageView, type MessageRecord, type MessageView } from './message-model';
-import { audienceFor, checkSize, getMessage, replyAndDeliver, typeField } from './messages';
+import { getMessage } from './message-store';
+import { audienceFor, checkSize, replyAndDeliver, typeField } from './messages';
 import type { Ctx, WithFollowUp } from './route';
 import type { Session } from './session-store';
 

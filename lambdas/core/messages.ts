@@ -1,19 +1,24 @@
 /** Sending, acknowledging and reading messages (PROTOCOL.md §7, §8, `query`). */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, type Item } from '../adapters/dynamo';
 import { mapLimit } from './concurrency';
 import {
-  advancePoint,
+  advanceReadPoint,
   conversationProgress,
   getConversation,
+  addAcks,
   getMember,
   memberStates,
+  moveDeliveredPoint,
   type ConversationProgress,
+  type MemberRecord,
 } from './conversation-store';
+import { ACK_GAP_LOOKUP_MAX, advanceDeliveredPoint, gapsToExamine } from './delivered-point';
 import { postEvent, sendToClients, type Target } from './delivery';
-import { ImError, isConditionFailed, applied } from './errors';
+import { ImError, isConditionFailed } from './errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from './key-store';
+import { getMessage, getSeq, isVoid, putMessage, readSeqs, settleHole, settleRange, type SeqRecord } from './message-store';
 import { WithFollowUp, type Ctx } from './route';
 import type { Request } from './schemas';
 import { messageView, type MessageRecord, type MessageView } from './message-model';
@@ -38,7 +43,7 @@ export function checkSize(ctx: Ctx, data: string): void {
 }
 
 /** Who gets a conversation's messages: its members, or the connections in a chat room. */
-export type Audience = { room: false; members: string[]; muted: Set<string> } | { room: true };
+export type Audience = { room: false; members: string[]; muted: Set<string>; joinedAt: Map<string, number> } | { room: true };
 
 /**
  * The audience of `cid` if the sender belongs to it, else 4401 (missing conversations
@@ -53,7 +58,12 @@ export async function audienceFor(ctx: Ctx, cid: string, session: Session): Prom
       members.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
     throw new ImError('INVALID_MESSAGING_TARGET', what);
   }
-  return { room: false, members, muted: new Set(states.filter((m) => m.muted).map((m) => m.clientId)) };
+  return {
+    room: false,
+    members,
+    muted: new Set(states.filter((m) => m.muted).map((m) => m.clientId)),
+    joinedAt: new Map(states.map((m) => [m.clientId, m.joinedAt])),
+  };
 }
 
 /**
@@ -72,7 +82,8 @@ async function deliver(ctx: Ctx, cid: string, audience: Audience, event: object)
     await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
     return new Set();
   }
-  return (await sendToClients(ctx, audience.members, event, { except: ctx.connectionId })).reached;
+  return (await sendToClients(ctx, audience.members, event, { except: ctx.connectionId, scope: { cid, joinedAt: audience.joinedAt } }))
+    .reached;
 }
 
 /** Who gets a push: members other than the sender that no live connection took the message for, unless muted. */
@@ -127,33 +138,6 @@ async function nextSeq(ctx: Ctx, cid: string): Promise<number> {
 }
 
 /**
- * Stores a message unless its seq is taken. Returns whether this call wrote it: only the
- * writer fans out, so racing resends of one `clientMsgId` deliver it once.
- */
-async function putMessage(ctx: Ctx, m: MessageRecord): Promise<boolean> {
-  const { db, config } = ctx.deps;
-  return applied(db.send(new PutCommand({ TableName: config.tables.messages, Item: m, ConditionExpression: 'attribute_not_exists(seq)' })));
-}
-
-export async function getMessage(ctx: Ctx, cid: string, seq: number): Promise<MessageRecord | undefined> {
-  const { db, config } = ctx.deps;
-  const res = await db.send(new GetCommand({ TableName: config.tables.messages, Key: { cid, seq }, ConsistentRead: true }));
-  return res.Item as MessageRecord | undefined;
-}
-
-/** Stored messages by (cid, seq), in one batched read; keyed `cid#seq`. */
-export async function getMessagesAt(ctx: Ctx, keys: { cid: string; seq: number }[]): Promise<Map<string, MessageRecord>> {
-  const { db, config } = ctx.deps;
-  const unique = [...new Map(keys.filter((k) => k.seq > 0).map((k) => [`${k.cid}#${k.seq}`, k])).values()];
-  const items = (await batchGetAll(
-    db,
-    config.tables.messages,
-    unique.map(({ cid, seq }) => ({ cid, seq })),
-  )) as unknown as MessageRecord[];
-  return new Map(items.map((m) => [`${m.cid}#${m.seq}`, m]));
-}
-
-/**
  * The `_lctype` of a typed message (PROTOCOL.md §3), stored beside it so that history can be
  * filtered by type; nothing for other data.
  */
@@ -177,31 +161,100 @@ function dedupeKey(cid: string, from: string, clientMsgId: string): string {
   return `msg#${cid}#${from}#${clientMsgId}`;
 }
 
+/** Where a stored message goes: its seq, id and timestamp, taken together. */
+interface Slot {
+  seq: number;
+  id: string;
+  timestamp: number;
+}
+
+async function newSlot(ctx: Ctx, cid: string): Promise<Slot> {
+  const seq = await nextSeq(ctx, cid);
+  return { seq, id: storedMessageId(seq), timestamp: ctx.now };
+}
+
+const slotOf = (claim: Item): Slot => ({ seq: claim.seq as number, id: claim.messageId as string, timestamp: claim.timestamp as number });
+
+/** The stored form of a send: the one builder, so that a resend stores exactly what the first attempt would have. */
+function messageRecord(req: Request<'send'>, me: string, audience: Audience, slot: Slot): MessageRecord {
+  return {
+    cid: req.cid,
+    seq: slot.seq,
+    id: slot.id,
+    from: me,
+    data: req.data,
+    timestamp: slot.timestamp,
+    // Rooms have no receipts.
+    ...(req.receipt && !audience.room ? { receipt: true } : {}),
+    ...mentionFields(req),
+    ...typeField(req.data),
+  };
+}
+
+/** Slots one send tries before giving up with 4200 (each loss means a reader voided it or a resend raced it). */
+const MAX_STORE_ATTEMPTS = 5;
+
 /**
- * A resent `clientMsgId`: answer with the first result. If the first attempt died after its
- * claim but before its message was stored, store it now under the claimed id and seq.
+ * Writes a send's message into its slot. A slot that a reader voided first (message-store.ts) is
+ * given up for a fresh one, and the `clientMsgId` claim moves along, so a resend finds the message
+ * where it ended up; the message then never lands below a point some member has passed. Returns
+ * the stored message and whether this call wrote it: only the writer fans out, so racing resends
+ * deliver it once.
  */
-async function replayDuplicate(
+async function storeInSlot(
   ctx: Ctx,
-  claim: Item,
   req: Request<'send'>,
   me: string,
   audience: Audience,
-): Promise<SendResult | WithFollowUp> {
-  const first: MessageRecord = {
-    cid: req.cid,
-    seq: claim.seq as number,
-    id: claim.messageId as string,
-    from: me,
-    data: req.data,
-    timestamp: claim.timestamp as number,
-    ...(req.receipt && !audience.room ? { receipt: true } : {}),
-  };
-  const result: SendResult = { messageId: first.id, timestamp: first.timestamp, seq: first.seq };
-  if (!(await getMessage(ctx, req.cid, first.seq)) && (await putMessage(ctx, first))) {
-    return replyAndDeliver(ctx, req.cid, audience, { event: 'message', message: messageView(first) }, result, pushFor(first, req.pushData));
+  first: Slot,
+  key: string | undefined,
+): Promise<{ message: MessageRecord; wrote: boolean }> {
+  let slot = first;
+  for (let attempt = 0; attempt < MAX_STORE_ATTEMPTS; attempt++) {
+    const message = messageRecord(req, me, audience, slot);
+    if (await putMessage(ctx, message)) return { message, wrote: true };
+    const there = await getSeq(ctx, req.cid, slot.seq);
+    // Only a resend of this very message can take a slot of its own claim.
+    if (there && !isVoid(there)) return { message: there, wrote: false };
+    if (!there) continue;
+    const next = await newSlot(ctx, req.cid);
+    if (
+      key &&
+      !(await claimKey(ctx, key, claimOf(req.cid, next), { ttlSeconds: DEDUPE_TTL_SECONDS, replacing: { field: 'seq', value: slot.seq } }))
+    ) {
+      // A racing resend moved the claim first: follow it (our new seq stays a hole, voided by the next reader that needs to pass it).
+      const claim = await getKey(ctx, key);
+      if (!claim) throw new Error('dedupe claim vanished');
+      slot = slotOf(claim);
+      continue;
+    }
+    slot = next;
   }
-  return result;
+  throw new ImError('INTERNAL_ERROR', 'the message could not be stored; resend it with the same clientMsgId');
+}
+
+const claimOf = (cid: string, slot: Slot): Item => ({ cid, seq: slot.seq, messageId: slot.id, timestamp: slot.timestamp });
+
+async function storeAndDeliver(
+  ctx: Ctx,
+  req: Request<'send'>,
+  me: string,
+  audience: Audience,
+  slot: Slot,
+  key: string | undefined,
+): Promise<SendResult | WithFollowUp> {
+  // Durable before ok: the reply is only built after the write succeeded.
+  const { message, wrote } = await storeInSlot(ctx, req, me, audience, slot, key);
+  const result: SendResult = { messageId: message.id, timestamp: message.timestamp, seq: message.seq };
+  if (!wrote) return result;
+  return replyAndDeliver(
+    ctx,
+    req.cid,
+    audience,
+    { event: 'message', message: messageView(message) },
+    result,
+    pushFor(message, req.pushData),
+  );
 }
 
 export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Session): Promise<SendResult | WithFollowUp> {
@@ -224,57 +277,28 @@ export async function sendMessage(ctx: Ctx, req: Request<'send'>, session: Sessi
 
   const key = req.clientMsgId ? dedupeKey(req.cid, me, req.clientMsgId) : undefined;
   if (key) {
+    // A resend: answer with the first attempt's message, storing it now if that attempt died before.
     const claim = await getKey(ctx, key);
-    if (claim) return replayDuplicate(ctx, claim, req, me, audience);
+    if (claim) return storeAndDeliver(ctx, req, me, audience, slotOf(claim), key);
   }
-
-  const seq = await nextSeq(ctx, req.cid);
-  const message: MessageRecord = {
-    cid: req.cid,
-    seq,
-    id: storedMessageId(seq),
-    from: me,
-    data: req.data,
-    timestamp: ctx.now,
-    // Rooms have no receipts.
-    ...(req.receipt && !audience.room ? { receipt: true } : {}),
-    ...mentionFields(req),
-    ...typeField(req.data),
-  };
-  if (key) {
-    const claimed = await claimKey(
-      ctx,
-      key,
-      { cid: req.cid, seq, messageId: message.id, timestamp: message.timestamp },
-      { ttlSeconds: DEDUPE_TTL_SECONDS },
-    );
-    if (!claimed) {
-      // A concurrent resend won the claim; our seq stays unused (a gap `query` cannot fill).
-      const winner = await getKey(ctx, key);
-      if (winner) return replayDuplicate(ctx, winner, req, me, audience);
-      throw new Error('dedupe claim vanished');
-    }
+  const slot = await newSlot(ctx, req.cid);
+  if (key && !(await claimKey(ctx, key, claimOf(req.cid, slot), { ttlSeconds: DEDUPE_TTL_SECONDS }))) {
+    // A concurrent resend won the claim; our seq stays a hole (voided by the next reader that needs to pass it).
+    const winner = await getKey(ctx, key);
+    if (!winner) throw new Error('dedupe claim vanished');
+    return storeAndDeliver(ctx, req, me, audience, slotOf(winner), key);
   }
-  // Durable before ok: the reply is only built after this write succeeded.
-  const result: SendResult = { messageId: message.id, timestamp: message.timestamp, seq };
-  if (!(await putMessage(ctx, message))) return result;
-  return replyAndDeliver(
-    ctx,
-    req.cid,
-    audience,
-    { event: 'message', message: messageView(message) },
-    result,
-    pushFor(message, req.pushData),
-  );
+  return storeAndDeliver(ctx, req, me, audience, slot, key);
 }
 
 /** Receipts are remembered this long, so a re-ack never sends a second `delivered`. */
 export const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
 
 /**
- * `ack`: moves the member's delivered point to the highest acked message that really exists in
- * this conversation (ids are checked against storage, so forged ids cannot skip messages), and
- * sends each `receipt: true` message's sender one `delivered` event per recipient.
+ * `ack`: records that these messages reached the client (ids are checked against storage, so
+ * forged ids record nothing), moves its delivered point as far as that allows
+ * (delivered-point.ts), and sends each `receipt: true` message's sender one `delivered` event per
+ * recipient.
  */
 export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Session): Promise<object> {
   const { db, config } = ctx.deps;
@@ -294,16 +318,52 @@ export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Sessio
     )
   ).filter((m) => wanted.has(m.id as string)) as unknown as Pick<MessageRecord, 'seq' | 'id' | 'from' | 'receipt'>[];
   if (found.length === 0) return {};
-  const top = Math.max(...found.map((m) => m.seq));
-  if (!(await advancePoint(ctx, req.cid, me, 'deliveredSeq', top)) && !(await getMember(ctx, req.cid, me))) {
-    return {}; // not a member (any more): nothing to record, no receipts
-  }
+  const member = await addAcks(
+    ctx,
+    req.cid,
+    me,
+    found.map((m) => m.seq),
+  );
+  // Not a member (any more): nothing to record, no receipts.
+  if (!member) return {};
+  await moveDelivered(ctx, member);
   const receipts = found.filter((m) => m.receipt && m.from !== me);
   await mapLimit(receipts, 8, async (m) => {
     if (!(await claimKey(ctx, `rcpt#${req.cid}#${m.seq}#${me}`, {}, { ttlSeconds: RECEIPT_TTL_SECONDS }))) return;
     await sendToClients(ctx, [m.from], { event: 'delivered', cid: req.cid, messageId: m.id, deliveredAt: ctx.now, by: me });
   });
   return {};
+}
+
+/** Rounds of read-and-conditional-write before an ack leaves moving the point to its racers. */
+const MAX_POINT_ATTEMPTS = 5;
+
+/**
+ * Moves the member's delivered point over its recorded acks and whatever it may pass between
+ * them: the gaps are looked up in order, holes voided, and the walk stops at the first message
+ * from someone else that is not acked. The acks are already recorded, so an ack that loses every
+ * round to concurrent ones leaves them to the next mover (and offline delivery skips them).
+ */
+async function moveDelivered(ctx: Ctx, first: MemberRecord): Promise<void> {
+  const me = first.clientId;
+  let member: MemberRecord | undefined = first;
+  for (let attempt = 0; member && attempt < MAX_POINT_ATTEMPTS; attempt++) {
+    const point = member.deliveredSeq;
+    const acked = new Set(member.ackedAhead ?? []);
+    const gaps = gapsToExamine(point, new Set([...acked].filter((s) => s > point)), ACK_GAP_LOOKUP_MAX);
+    const passable = new Set<number>();
+    if (gaps.length > 0) {
+      const occupied = await readSeqs(ctx, member.cid, gaps);
+      for (const seq of gaps) {
+        const at = occupied.get(seq) ?? (await settleHole(ctx, member.cid, seq));
+        if (at.from !== undefined && at.from !== me) break;
+        passable.add(seq);
+      }
+    }
+    const next = advanceDeliveredPoint(point, acked, passable);
+    if (await moveDeliveredPoint(ctx, member.cid, me, point, next.point, next.forget)) return;
+    member = await getMember(ctx, member.cid, me);
+  }
 }
 
 /** Read receipts go to the other member of one-to-one conversations only (groups: `receipts.ts`). */
@@ -314,6 +374,9 @@ export const READ_RECEIPT_MAX_MEMBERS = 2;
  * connections get the conversation's new unread count, and in a one-to-one conversation the
  * other member gets a `read` receipt when the point moved.
  */
+
+/** Seqs one `read` settles; a point further away moves that far, and the next `read` goes on. */
+const MAX_READ_SETTLE = 5000;
 
 export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Session): Promise<object> {
   const me = session.clientId;
@@ -326,8 +389,10 @@ export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Sess
     at = s === undefined ? undefined : await getMessage(ctx, req.cid, s);
     if (!at || at.id !== req.messageId) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'messageId is not a message of this conversation');
   }
-  const seq = at?.seq ?? conv.lastSeq;
-  const advanced = await advancePoint(ctx, req.cid, me, 'readSeq', seq);
+  // The point passes only settled seqs: a message stored late below it would never count as unread.
+  const wanted = at?.seq ?? conv.lastSeq;
+  const seq = wanted > member.readSeq ? await settleRange(ctx, req.cid, member.readSeq, wanted, MAX_READ_SETTLE) : wanted;
+  const advanced = await advanceReadPoint(ctx, req.cid, me, seq);
   const [entry] = await unreadCounts(ctx, me, [{ cid: req.cid, readSeq: Math.max(seq, member.readSeq) }]);
   await sendToClients(
     ctx,
@@ -367,7 +432,9 @@ export async function messageIdsBetween(ctx: Ctx, cid: string, from: number, to:
         ExclusiveStartKey: start,
       }),
     );
-    const items = (res.Items ?? []) as { id: string; timestamp: number }[];
+    const items = ((res.Items ?? []) as { id?: string; timestamp?: number }[]).filter(
+      (m): m is { id: string; timestamp: number } => m.id !== undefined && m.timestamp !== undefined,
+    );
     read += items.length;
     for (const m of items) if (m.timestamp >= from && m.timestamp <= to && ids.length < max) ids.push(m.id);
     // Newest first: once past `from`, nothing older can match.
@@ -429,7 +496,7 @@ export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session
         : lo !== undefined
           ? ' AND seq >= :lo'
           : '';
-  const filters: string[] = [];
+  const filters: string[] = ['attribute_not_exists(#void)'];
   const values: Item = { ':cid': req.cid };
   if (hi !== undefined) values[':hi'] = hi;
   if (lo !== undefined) values[':lo'] = lo;
@@ -455,8 +522,8 @@ export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session
       new QueryCommand({
         TableName: config.tables.messages,
         KeyConditionExpression: `cid = :cid${keys}`,
-        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
-        ...(filters.some((f) => f.includes('#ts')) ? { ExpressionAttributeNames: { '#ts': 'timestamp' } } : {}),
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeNames: { '#void': 'void', ...(filters.some((f) => f.includes('#ts')) ? { '#ts': 'timestamp' } : {}) },
         ExpressionAttributeValues: values,
         ScanIndexForward: req.from === 'oldest',
         Limit: req.limit + 1 - page.length,
@@ -484,7 +551,7 @@ export const OFFLINE_MAX_CONVERSATIONS = 50;
 export async function deliverOffline(
   ctx: Ctx,
   target: Target,
-  memberships: { cid: string; deliveredSeq: number }[],
+  memberships: Pick<MemberRecord, 'cid' | 'deliveredSeq' | 'ackedAhead'>[],
   known?: Map<string, ConversationProgress>,
 ): Promise<void> {
   const { db, config } = ctx.deps;
@@ -509,8 +576,9 @@ export async function deliverOffline(
         Limit: OFFLINE_MAX_PER_CONVERSATION,
       }),
     );
-    for (const item of (res.Items ?? []) as unknown as MessageRecord[]) {
-      if (item.from === target.clientId) continue;
+    const acked = new Set(m.ackedAhead ?? []);
+    for (const item of (res.Items ?? []) as unknown as SeqRecord[]) {
+      if (isVoid(item) || item.from === target.clientId || acked.has(item.seq)) continue;
       const outcome = await postEvent(ctx, target, { event: 'message', message: messageView(item, { offline: true }) });
       if (outcome === 'gone') return;
     }

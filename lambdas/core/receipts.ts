@@ -5,7 +5,7 @@
  */
 import { memberRecords, requireConversation } from './conversation-store';
 import { ImError } from './errors';
-import { getMessagesAt } from './messages';
+import { getMessagesAt } from './message-store';
 import type { Ctx } from './route';
 import type { Session } from './session-store';
 

@@ -269,18 +269,88 @@ export async function getPresence(ctx: Ctx, clientId: string): Promise<{ live: L
   return { ...liveEntries(ctx, res.Item), ...(lastRoom ? { lastRoom } : {}) };
 }
 
-/** Live connections of many clients: one BatchGetItem per 100 clients. */
-export async function livePresence(ctx: Ctx, clientIds: string[]): Promise<Map<string, LiveConnection[]>> {
+/**
+ * How long a removal marker holds back fan-outs that started before the removal: longer than any
+ * request runs (API Gateway's 29 s; follow-ups of large fan-outs run on, within the Lambda timeout).
+ */
+export const LEFT_MARKER_MS = 15 * 60_000;
+
+/** What fan-out needs of a client's presence: its live connections, and when it left which conversations. */
+export interface PresenceState {
+  live: LiveConnection[];
+  /** Conversation id → when the client was removed from it (kick or quit), for recent removals. */
+  left: Record<string, number>;
+}
+
+/** Presence of many clients: one BatchGetItem per 100 clients; clients with no item are absent. */
+export async function presenceOf(ctx: Ctx, clientIds: string[]): Promise<Map<string, PresenceState>> {
   const { db, config } = ctx.deps;
   const items = await batchGetAll(
     db,
     config.tables.presence,
     clientIds.map((clientId) => ({ clientId })),
   );
-  const out = new Map<string, LiveConnection[]>();
+  const out = new Map<string, PresenceState>();
   for (const item of items) {
     const { live } = liveEntries(ctx, item);
-    if (live.length > 0) out.set(item.clientId as string, live);
+    out.set(item.clientId as string, { live, left: (item.left ?? {}) as Record<string, number> });
   }
   return out;
+}
+
+/** Live connections of many clients: one BatchGetItem per 100 clients. */
+export async function livePresence(ctx: Ctx, clientIds: string[]): Promise<Map<string, LiveConnection[]>> {
+  const out = new Map<string, LiveConnection[]>();
+  for (const [clientId, p] of await presenceOf(ctx, clientIds)) if (p.live.length > 0) out.set(clientId, p.live);
+  return out;
+}
+
+/**
+ * Marks on a client's presence that it was just removed from `cid`, before it is told: a fan-out
+ * of that conversation that read the member list earlier then skips it (delivery.ts). Only a
+ * client with a presence item can have live connections to protect; markers older than
+ * LEFT_MARKER_MS are pruned on the way.
+ */
+export async function markLeft(ctx: Ctx, clientId: string, cid: string): Promise<void> {
+  const { db, config } = ctx.deps;
+  const write = (expression: string, condition: string, values: Item) =>
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.presence,
+        Key: { clientId },
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#left': 'left', ...(expression.includes('#cid') ? { '#cid': cid } : {}) },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+  let item: Item | undefined;
+  // The map may not exist yet, and two first markers may race to create it: a few rounds settle it.
+  for (let attempt = 0; attempt < 3 && !item; attempt++) {
+    try {
+      item = (await write('SET #left.#cid = :now', 'attribute_exists(conns) AND attribute_exists(#left)', { ':now': ctx.now })).Attributes;
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+      try {
+        item = (await write('SET #left = :m', 'attribute_exists(conns) AND attribute_not_exists(#left)', { ':m': { [cid]: ctx.now } }))
+          .Attributes;
+      } catch (err2) {
+        if (!isConditionFailed(err2)) throw err2;
+        // No presence item at all: nothing live to hold back.
+        const there = await db.send(new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true }));
+        if (!there.Item?.conns) return;
+      }
+    }
+  }
+  const stale = Object.entries((item?.left ?? {}) as Record<string, number>).filter(([, at]) => ctx.now - at > LEFT_MARKER_MS);
+  if (stale.length === 0) return;
+  await db.send(
+    new UpdateCommand({
+      TableName: config.tables.presence,
+      Key: { clientId },
+      UpdateExpression: 'REMOVE ' + stale.map((_, i) => `#left.#s${i}`).join(', '),
+      ExpressionAttributeNames: { '#left': 'left', ...Object.fromEntries(stale.map(([c], i) => [`#s${i}`, c])) },
+    }),
+  );
 }

@@ -7,6 +7,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
 import { conversationProgress, type ConversationProgress, type MemberRecord } from './conversation-store';
 import { mentions, messageView, type MessageRecord, type MessageView } from './message-model';
+import { isVoid, type VoidRecord } from './message-store';
 import type { Ctx } from './route';
 
 /** Counts above this are reported as this number (clients show "99+" long before). */
@@ -49,7 +50,7 @@ export async function unreadCounts(
         Limit: UNREAD_COUNT_CAP,
       }),
     );
-    const items = (res.Items ?? []) as unknown as MessageRecord[];
+    const items = ((res.Items ?? []) as unknown as (MessageRecord | VoidRecord)[]).filter((i): i is MessageRecord => !isVoid(i));
     return {
       cid: m.cid,
       unread: items.filter((i) => i.from !== clientId).length,
