@@ -6,7 +6,7 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { mapLimit } from './concurrency';
 import { membershipsOf } from './conversation-store';
-import { deleteEndpoint, devicesOf, removeDevice } from './devices';
+import { deleteEndpoint, devicesOf, ownedDevices, removeDevice, type Device, type DeviceEntry } from './devices';
 import { alertFor, buildApnsPayload, snsMessage } from './push-payload';
 import type { Ctx } from './route';
 import { unreadCounts } from './unread';
@@ -38,14 +38,29 @@ export async function schedulePush(ctx: Ctx, job: PushJob): Promise<void> {
 const isGoneEndpoint = (err: unknown) =>
   err instanceof Error && (err.name === 'EndpointDisabledException' || err.name === 'NotFoundException');
 
-/** The worker: one Publish per device of each recipient. */
+/** The worker: one Publish per device of each recipient that still owns the device's token. */
 export async function runPushJob(ctx: Ctx, job: PushJob): Promise<{ published: number }> {
   const sns = ctx.deps.sns;
   if (!sns) return { published: 0 };
   const devices = await devicesOf(ctx, job.recipients);
+  const all = [...devices].flatMap(([clientId, byKey]) =>
+    Object.entries(byKey).map(([key, device]): DeviceEntry => ({ clientId, key, device })),
+  );
+  const owns = await ownedDevices(ctx, all);
   let published = 0;
   await mapLimit([...devices.entries()], 8, async ([clientId, byKey]) => {
-    const entries = Object.entries(byKey);
+    const entries: [string, Device][] = [];
+    for (const [key, device] of Object.entries(byKey)) {
+      if (owns({ clientId, key, device })) {
+        entries.push([key, device]);
+        continue;
+      }
+      // The token moved to another client (or this one logged out) after this entry was
+      // written: its endpoint may reach someone else's phone now, so it is neither published
+      // to nor deleted, only dropped from this client.
+      ctx.log.info('dropping a device whose token this client no longer owns', { clientId, endpoint: device.endpointArn });
+      await removeDevice(ctx, clientId, key, { endpointArn: device.endpointArn, updatedAt: device.updatedAt });
+    }
     if (entries.length === 0) return;
     const badge = await totalUnread(ctx, clientId);
     const payload = buildApnsPayload({
@@ -71,8 +86,9 @@ export async function runPushJob(ctx: Ctx, job: PushJob): Promise<{ published: n
           endpoint: device.endpointArn,
           reason: (err as Error).name,
         });
-        await removeDevice(ctx, clientId, key);
-        await deleteEndpoint(ctx, device.endpointArn);
+        // An entry that changed since it was read was registered again: its endpoint stays.
+        if (await removeDevice(ctx, clientId, key, { endpointArn: device.endpointArn, updatedAt: device.updatedAt }))
+          await deleteEndpoint(ctx, device.endpointArn);
       }
     }
   });

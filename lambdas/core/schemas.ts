@@ -38,19 +38,45 @@ export const jsonObject = record(string(), unknown());
 export const MAX_DEPTH = 16;
 
 /**
+ * A high surrogate not followed by a low one, or a low one not preceded by a high one. Without
+ * the `u` flag the pattern sees UTF-16 code units, which is what has to be checked.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether a string is well-formed UTF-16 (`String.prototype.isWellFormed`, which the ES2022 lib
+ * this project compiles against does not declare). DynamoDB stores strings as UTF-8, where every
+ * lone surrogate becomes U+FFFD: two different ill-formed strings would be stored as one, so a
+ * `clientMsgId` would de-duplicate a different message and keys would collide.
+ */
+export function isWellFormedUtf16(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+const ILL_FORMED = 'is not well-formed UTF-16 (it has a lone surrogate)';
+
+/**
  * Runs on the raw parsed frame, before any schema copies it: a copied `__proto__` key would
- * silently become a prototype instead of failing, and deep nesting costs every later walk.
+ * silently become a prototype instead of failing, deep nesting costs every later walk, and a
+ * lone surrogate in any key or string would be altered on its way into DynamoDB.
  */
 export function unsafeJsonReason(value: unknown): string | undefined {
   const stack: [unknown, number, string][] = [[value, 0, '']];
   while (stack.length > 0) {
     const [v, depth, path] = stack.pop()!;
+    const field = path.replace(/^\./, '');
+    if (typeof v === 'string') {
+      if (!isWellFormedUtf16(v)) return `${field || 'frame'} ${ILL_FORMED}`;
+      continue;
+    }
     if (v === null || typeof v !== 'object') continue;
     if (depth > MAX_DEPTH) return `${path || 'frame'} is nested more than ${MAX_DEPTH} levels deep`;
     if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, depth + 1, `${path}[${i}]`]));
     else
       for (const [k, x] of Object.entries(v)) {
-        if (FORBIDDEN_KEYS.has(k)) return `key "${k}" is not allowed${path ? ` in ${path.replace(/^\./, '')}` : ''}`;
+        if (FORBIDDEN_KEYS.has(k)) return `key "${k}" is not allowed${field ? ` in ${field}` : ''}`;
+        // The key is not quoted back: the reply would carry the lone surrogate.
+        if (!isWellFormedUtf16(k)) return `a key${field ? ` in ${field}` : ''} ${ILL_FORMED}`;
         stack.push([x, depth + 1, `${path}.${k}`]);
       }
   }

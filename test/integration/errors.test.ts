@@ -1,6 +1,7 @@
 /** Every error path of the foundation actions (PROTOCOL.md §13), and that none leaves partial state. */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient, type Frame } from '../helpers/client';
+import { RawLeanCloud } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 
 const h = useStack();
@@ -205,5 +206,86 @@ describe('unroutable frames', () => {
     const c = await connect();
     c.send({ action: 'ping', id: 12 });
     expect(await c.waitFor((f) => f.reply === 'ping')).toEqual({ reply: 'ping', id: 12, ok: true, result: {} });
+  });
+});
+
+describe('ill-formed UTF-16 → 4114 (DynamoDB stores UTF-8: a lone surrogate would be stored as U+FFFD)', () => {
+  let tom: TestClient;
+  let cid: string;
+  beforeEach(async () => {
+    const [Tom, Bob] = h.names('Tom', 'Bob');
+    tom = await open(Tom);
+    cid = ((await tom.ok('create', { members: [Bob] })).conversation as { cid: string }).cid;
+  });
+
+  test('clientMsgIds that differ only in a lone surrogate are refused, not taken for one message', async () => {
+    const stored = await countItems('messages');
+    const first = await tom.request('send', { cid, data: 'first', clientMsgId: 'dup\ud800' });
+    const second = await tom.request('send', { cid, data: 'second', clientMsgId: 'dup\ud801' });
+    // Before the fix the second was answered ok with the first one's messageId, and dropped.
+    for (const r of [second, first]) {
+      expect(r).toMatchObject({ ok: false, error: { code: 4114, name: 'UNPARSEABLE_RAW_MESSAGE' } });
+      expect(r.error!.message).toMatch(/^clientMsgId /);
+    }
+    expect(await countItems('messages')).toBe(stored);
+    // Well-formed surrogate pairs are ordinary characters.
+    expect((await tom.request('send', { cid, data: '😀', clientMsgId: 'dup😀' })).ok).toBe(true);
+  });
+
+  test.each<[string, Frame, RegExp]>([
+    ['send', { cid: 'CID', data: 'x\ud800' }, /^data /],
+    ['send', { cid: 'CID', data: 'x\udc00y' }, /^data /],
+    ['send', { cid: 'CID', data: 'x', pushData: { alert: { nested: ['ok', 'lone\udfff'] } } }, /^pushData\.alert\.nested\[1\] /],
+    ['create', { attributes: { a: { b: { c: 'lone\ud83d' } } } }, /^attributes\.a\.b\.c /],
+    ['create', { attributes: { a: { ['key\ud800']: 1 } } }, /^a key in attributes\.a /],
+    ['create', { name: '\udead' }, /^name /],
+    ['update', { cid: 'CID', attributes: { color: '\ud800\ud800' } }, /^attributes\.color /],
+    ['find', { where: { name: 'x\ud800' } }, /^where\.name /],
+    ['open', { clientId: 'x', tag: 'phone\ud800' }, /^tag /],
+  ])('%s %j', async (action, fields, named) => {
+    const withCid = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v === 'CID' ? cid : v]));
+    const before = [await countItems('conversations'), await countItems('messages')];
+    const r = await tom.request(action, withCid);
+    expect(r).toMatchObject({ reply: action, ok: false, error: { code: 4114, name: 'UNPARSEABLE_RAW_MESSAGE' } });
+    expect(r.error!.message).toMatch(named);
+    expect([await countItems('conversations'), await countItems('messages')]).toEqual(before);
+  });
+
+  test('an id with a lone surrogate is refused, naming the id', async () => {
+    const c = await connect();
+    c.send({ action: 'ping', id: 'p\ud800' });
+    const r = await c.waitFor((f) => f.reply === 'ping');
+    expect(r).toMatchObject({ ok: false, error: { code: 4114 } });
+    expect((r.error as { message: string }).message).toMatch(/^id /);
+  });
+});
+
+describe('ill-formed UTF-16 in the JSON of LeanCloud commands → 4114', () => {
+  test('conv/start attributes and direct pushData', async () => {
+    const [Tom, Bob] = h.names('Tom', 'Bob');
+    const lc = await RawLeanCloud.connect(h.url);
+    try {
+      await lc.request({ cmd: 'session', op: 'open', peerId: Tom, sessionMessage: {} });
+      const before = await countItems('conversations');
+      // The JSON text itself is ASCII: the lone surrogate comes from its \u escape.
+      const bad = await lc.request({
+        cmd: 'conv',
+        op: 'start',
+        convMessage: { m: [Tom, Bob], attr: { data: '{"name":"n","color":"\\ud800"}' } },
+      });
+      expect(bad).toMatchObject({ cmd: 'error', errorMessage: { code: 4114, reason: 'UNPARSEABLE_RAW_MESSAGE' } });
+      expect((bad.errorMessage as { detail: string }).detail).toMatch(/color/);
+      expect(await countItems('conversations')).toBe(before);
+
+      const started = await lc.request({ cmd: 'conv', op: 'start', convMessage: { m: [Tom, Bob], attr: { data: '{"name":"n"}' } } });
+      const cid = (started.convMessage as { cid: string }).cid;
+      const stored = await countItems('messages');
+      const sent = await lc.request({ cmd: 'direct', directMessage: { cid, msg: 'hi', dt: 'd1', pushData: '{"alert":"\\udc00"}' } });
+      expect(sent).toMatchObject({ cmd: 'error', errorMessage: { code: 4114 } });
+      expect((sent.errorMessage as { detail: string }).detail).toMatch(/^pushData\.alert /);
+      expect(await countItems('messages')).toBe(stored);
+    } finally {
+      lc.close();
+    }
   });
 });
