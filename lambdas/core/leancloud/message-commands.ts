@@ -2,6 +2,7 @@
  * LeanCloud message commands → the core's message functions: direct (send, answered with `ack`),
  * logs (history in both directions), and the client's ack and read.
  */
+import { createHash } from 'node:crypto';
 import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../route';
 import { ImError } from '../errors';
 import { modifyMessage } from '../message-edits';
@@ -12,6 +13,14 @@ import type { Session } from '../session-store';
 import { encodeFrame, type LcCommand } from './codec';
 import { mentionsOf } from './events';
 import type { Sub } from './fields';
+
+/**
+ * The SDK's `dt` as a `clientMsgId` (at most 64 characters): SDKs send UUIDs; a longer one is
+ * hashed rather than cut, so two that share their first 64 characters stay distinct.
+ */
+export function dedupeIdOf(dt: string): string {
+  return dt.length <= 64 ? dt : `dt-${createHash('sha256').update(dt).digest('base64url')}`;
+}
 
 /** `direct` → `send`; the SDK expects an `ack` command with the message id and timestamp. */
 export async function direct(ctx: Ctx, session: Session, command: LcCommand): Promise<RouteResponse> {
@@ -27,7 +36,7 @@ export async function direct(ctx: Ctx, session: Session, command: LcCommand): Pr
   const req = parseOrThrow(schemas.send, {
     cid: d.cid,
     data: d.msg,
-    ...(typeof d.dt === 'string' && d.dt ? { clientMsgId: d.dt.slice(0, 64) } : {}),
+    ...(typeof d.dt === 'string' && d.dt ? { clientMsgId: dedupeIdOf(d.dt) } : {}),
     transient: d.transient === true,
     receipt: d.r === true,
     ...(pushData !== undefined ? { pushData } : {}),
