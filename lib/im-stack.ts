@@ -15,7 +15,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct, IConstruct } from 'constructs';
-import { ROUTES, WORKERS, workerEnvVar, type Access, type RouteDef, type WorkerName } from './routes';
+import { DYNAMODB_ACTIONS, ROUTES, WORKERS, workerEnvVar, type Access, type RouteDef, type WorkerName } from './routes';
 import { TABLES, TABLE_NAMES, tableEnvVar, type TableDef, type TableName } from './tables';
 
 export interface ImStackProps extends StackProps {
@@ -53,11 +53,10 @@ export interface ImStackProps extends StackProps {
   >;
 }
 
-const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
-const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-
 export function actionsFor(access: Access): string[] {
-  return [...(access.includes('r') ? READ_ACTIONS : []), ...(access.includes('w') ? WRITE_ACTIONS : [])];
+  return [...(access.includes('r') ? DYNAMODB_ACTIONS.r : []), ...(access.includes('w') ? DYNAMODB_ACTIONS.w : [])].map(
+    (a) => `dynamodb:${a}`,
+  );
 }
 
 const pascal = (s: string) => s.replace(/^\$/, '').replace(/(^|[-_])(\w)/g, (_, __, c: string) => c.toUpperCase());

@@ -28,6 +28,15 @@ export interface RouteDef {
   verifiesSignatures?: boolean;
 }
 
+/** The DynamoDB actions each access level grants (the stack's IAM and the local check share them). */
+export const DYNAMODB_ACTIONS: Record<'r' | 'w', readonly string[]> = {
+  r: ['GetItem', 'BatchGetItem', 'Query'],
+  w: ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
+};
+
+/** What a route or worker may touch in DynamoDB. */
+export type Grants = Pick<RouteDef, 'tables' | 'indexes' | 'scans'>;
+
 export type SnsAction = 'CreatePlatformEndpoint' | 'GetEndpointAttributes' | 'SetEndpointAttributes' | 'DeleteEndpoint' | 'Publish';
 
 /** A function that no client frame reaches: started by routes with an asynchronous invoke. */
@@ -95,7 +104,8 @@ export const ROUTES: readonly RouteDef[] = [
     routeKey: 'open',
     handler: 'open',
     tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' },
-    indexes: ['members.byClient'],
+    // byUpdate: the edits and recalls missed since `changesSince`.
+    indexes: ['members.byClient', 'messages.byUpdate'],
     postsToConnections: true,
     sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'],
     verifiesSignatures: true,
@@ -136,13 +146,14 @@ export const ROUTES: readonly RouteDef[] = [
   {
     routeKey: 'ack',
     handler: 'ack',
-    tables: { connections: 'rw', presence: 'rw', members: 'rw', messages: 'r', keys: 'rw' },
+    // messages `w`: an ack that must pass an empty seq voids it (message-store.ts).
+    tables: { connections: 'rw', presence: 'rw', members: 'rw', messages: 'rw', keys: 'rw' },
     postsToConnections: true,
   },
   {
     routeKey: 'read',
     handler: 'read',
-    tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'rw', messages: 'r', keys: 'w' },
+    tables: { connections: 'rw', presence: 'rw', conversations: 'r', members: 'rw', messages: 'rw', keys: 'w' },
     postsToConnections: true,
   },
   {

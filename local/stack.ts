@@ -3,13 +3,14 @@
  * handler from the route table, talking through the real AWS SDK clients.
  */
 import { ManagementApiGateway } from '../lambdas/adapters/connection-gateway';
-import { createDb } from '../lambdas/adapters/dynamo';
+import { createDb, type Db } from '../lambdas/adapters/dynamo';
 import { configFromEnv, type Config } from '../lambdas/core/config';
 import { envMasterKeys, type Deps } from '../lambdas/core/deps';
 import { createLogger, parseLogLevel, type Logger } from '../lambdas/core/log';
 import type { Handle } from '../lambdas/core/route';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { ROUTES, WORKERS } from '../lib/routes';
+import { ROUTES, WORKERS, type Grants } from '../lib/routes';
+import { grantCheck, type GrantViolation } from './grants';
 import { LOCAL_APNS_APP, LOCAL_APNS_SANDBOX_APP, LocalSns } from './sns';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { API_GATEWAY_LIMITS, LocalGateway, type GatewayLimits } from './gateway';
@@ -39,6 +40,8 @@ export interface LocalStack {
   gateway: LocalGateway;
   /** DynamoDB API calls made by handlers, by operation. */
   dynamoRequests: Map<string, number>;
+  /** Calls a handler made outside its route's grants (refused with AccessDenied, as on AWS). */
+  grantViolations: GrantViolation[];
   /** Present with `dynamoFaults: true`. */
   faults?: FaultProxy;
   /** The local SNS endpoint: its `pushes` are everything published. */
@@ -81,9 +84,32 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await ensureTables(dynamo.endpoint, config.tables);
     if (opts.dynamoFaults) faults = await startFaultProxy(dynamo.endpoint);
     const dynamoRequests = new Map<string, number>();
-    const db = createDb({ endpoint: faults?.endpoint ?? dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, (op) =>
-      dynamoRequests.set(op, (dynamoRequests.get(op) ?? 0) + 1),
-    );
+    const grantViolations: GrantViolation[] = [];
+    const dbConfig = { endpoint: faults?.endpoint ?? dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const count = (op: string) => dynamoRequests.set(op, (dynamoRequests.get(op) ?? 0) + 1);
+    // Unscoped: for tests and tools that inspect tables; handlers get their route's scoped one.
+    const db = createDb(dbConfig);
+    const scopedDbs: Db[] = [];
+    const scoped = new Map<string, Deps>();
+    /** The dependencies one route or worker runs with: a DynamoDB client limited to its grants. */
+    const depsFor = (scope: string, grants: Grants): Deps => {
+      let d = scoped.get(scope);
+      if (!d) {
+        const check = grantCheck(scope, grants, config.tables, (v) => {
+          grantViolations.push(v);
+          log.error('DynamoDB call outside the route grants (lib/routes.ts)', { ...v });
+        });
+        const routeDb = createDb(dbConfig, (op, input) => {
+          count(op);
+          check(op, input);
+        });
+        scopedDbs.push(routeDb);
+        // Built on first use, once the SNS client below exists.
+        d = { ...deps, db: routeDb };
+        scoped.set(scope, d);
+      }
+      return d;
+    };
     let management: ManagementApiGateway | undefined;
     let gatewayRef: LocalGateway | undefined;
     const sns = new LocalSns();
@@ -102,7 +128,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       async invokeWorker(name, payload) {
         const handle = workers.get(name);
         if (!handle) throw new Error(`unknown worker ${name}`);
-        gatewayRef!.track(handle(payload, deps).catch((err: unknown) => log.error('worker failed', { worker: name, err })));
+        const def = WORKERS.find((w) => w.name === name)!;
+        gatewayRef!.track(
+          handle(payload, depsFor(`worker ${name}`, def)).catch((err: unknown) => log.error('worker failed', { worker: name, err })),
+        );
       },
     };
     const handlers = await loadHandlers();
@@ -116,7 +145,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       extraHttp: (req, res, body) => sns.handleHttp(req, res, body),
       invoke: async (routeKey, event) => {
         const handle = handlers.get(routeKey);
-        return handle ? handle(event, deps) : { statusCode: 200 };
+        return handle
+          ? handle(
+              event,
+              depsFor(
+                routeKey,
+                ROUTES.find((r) => r.routeKey === routeKey)!,
+              ),
+            )
+          : { statusCode: 200 };
       },
     });
     gatewayRef = gateway;
@@ -134,11 +171,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       deps,
       gateway: gw,
       dynamoRequests,
+      grantViolations,
       faults,
       sns,
       async close() {
         await gw.close();
         db.destroy();
+        scopedDbs.forEach((d) => d.destroy());
         snsClient?.destroy();
         await faults?.close();
         await dynamo.close();

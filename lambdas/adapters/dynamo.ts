@@ -14,15 +14,16 @@ export type Item = Record<string, unknown>;
 export type Db = DynamoDBDocumentClient;
 
 /**
- * `onRequest` sees every DynamoDB API call by operation name (after document-client translation),
- * which the benchmark uses to count requests per message.
+ * `onRequest` sees every DynamoDB API call by operation name and low-level input (after
+ * document-client translation) before it is sent: the benchmark counts requests with it, and the
+ * local runtime checks each call against the route's grants (it may throw to refuse the call).
  */
-export function createDb(config: DynamoDBClientConfig = {}, onRequest?: (operation: string) => void): Db {
+export function createDb(config: DynamoDBClientConfig = {}, onRequest?: (operation: string, input: Item) => void): Db {
   const client = new DynamoDBClient(config);
   if (onRequest) {
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        onRequest(String(context.commandName ?? 'unknown').replace(/Command$/, ''));
+        onRequest(String(context.commandName ?? 'unknown').replace(/Command$/, ''), args.input as Item);
         return next(args);
       },
       { step: 'initialize', name: 'imRequestCounter' },

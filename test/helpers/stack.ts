@@ -33,7 +33,10 @@ export function useStack(opts: LocalStackOptions = {}): StackHandle {
     await stack?.gateway.drain();
   });
   afterAll(async () => {
+    const violations = stack?.grantViolations ?? [];
     await stack?.close();
+    // A call outside a route's grants would fail with AccessDenied on AWS (local/grants.ts).
+    expect(violations).toEqual([]);
   });
   return {
     get stack() {
