@@ -1,7 +1,8 @@
 /** Assertions on the synthesized CloudFormation template (bundling skipped for speed). */
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ImStack, actionsFor } from '../../lib/im-stack';
+import { actionsFor } from '../../lib/im-backend';
+import { ImStack } from '../../lib/im-stack';
 import { ROUTES } from '../../lib/routes';
 import { TABLES, TABLE_NAMES, type TableDef } from '../../lib/tables';
 
@@ -65,10 +66,10 @@ test('tables are on-demand with point-in-time recovery, TTL and indexes from lib
 });
 
 test('each function may touch only the tables and actions its route declares', () => {
-  const tableLogicalIds = new Map(TABLE_NAMES.map((t) => [stack.getLogicalId(stack.tables[t].node.defaultChild as never), t]));
+  const tableLogicalIds = new Map(TABLE_NAMES.map((t) => [stack.getLogicalId(stack.backend.tables[t].node.defaultChild as never), t]));
   const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
   for (const route of ROUTES) {
-    const fn = stack.functions.get(route.routeKey)!;
+    const fn = stack.backend.functions.get(route.routeKey)!;
     const roleId = stack.getLogicalId(fn.role!.node.defaultChild as never);
     const policy = policies.find((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId));
     const statements =
@@ -147,14 +148,14 @@ describe('push', () => {
 
   test('without platform applications push is off: no worker, no SNS or invoke permissions', () => {
     const { s, t } = synth();
-    expect(s.workers.size).toBe(0);
+    expect(s.backend.workers.size).toBe(0);
     const actions = statementsOf(t).flatMap((st) => ([] as string[]).concat(st.Action));
     expect(actions.filter((a) => a.startsWith('sns:') || a.startsWith('lambda:'))).toEqual([]);
   });
 
   test('with them: a push worker that send may invoke, and SNS actions only on those applications and their endpoints', () => {
     const { s, t } = synth({ apnsPlatformArn: APP, apnsSandboxPlatformArn: SANDBOX });
-    const worker = s.workers.get('push')!;
+    const worker = s.backend.workers.get('push')!;
     expect(worker).toBeDefined();
     t.hasResourceProperties('AWS::Lambda::Function', {
       Description: 'IM route send',
@@ -194,14 +195,14 @@ describe('signatures', () => {
     const s = new ImStack(app, 'SigIm', { env: { account: '123456789012', region: 'eu-west-1' }, signatures: { required: true } });
     const t = Template.fromStack(s);
     t.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    const secretId = s.getLogicalId(s.masterKeySecret!.node.defaultChild as never);
+    const secretId = s.getLogicalId(s.backend.masterKeySecret!.node.defaultChild as never);
     const verifying = ROUTES.filter((r) => r.verifiesSignatures)
       .map((r) => r.routeKey)
       .sort();
     expect(verifying).toEqual(['$default', 'create', 'invite', 'join', 'kick', 'open']);
     const policies = Object.values(t.findResources('AWS::IAM::Policy')) as Resource[];
     for (const route of ROUTES) {
-      const fn = s.functions.get(route.routeKey)!;
+      const fn = s.backend.functions.get(route.routeKey)!;
       const roleId = s.getLogicalId(fn.role!.node.defaultChild as never);
       const text = JSON.stringify(policies.filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId)));
       expect({ route: route.routeKey, reads: text.includes('secretsmanager:GetSecretValue') && text.includes(secretId) }).toEqual({
