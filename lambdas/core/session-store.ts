@@ -174,14 +174,18 @@ export async function unbindConnection(ctx: Ctx): Promise<void> {
 
 /**
  * A session record for another client on this socket (`<socket>#<clientId>`), living as long as
- * the socket, and listed on the socket's record so that `$disconnect` ends it too.
+ * the socket, and listed on the socket's record so that `$disconnect` ends it too. The socket
+ * lists at most `maxPeers` clients (the condition holds under concurrent opens). Undefined when
+ * the socket has no room for another one, or is gone: the record is then not kept either, so
+ * nothing outlives the socket's `$disconnect`.
  */
 export async function addPeerSession(
   ctx: Ctx,
   socket: ConnectionRecord,
   peerConnectionId: string,
   clientId: string,
-): Promise<ConnectionRecord> {
+  maxPeers: number,
+): Promise<ConnectionRecord | undefined> {
   const { db, config } = ctx.deps;
   const record: ConnectionRecord = {
     connectionId: peerConnectionId,
@@ -190,7 +194,7 @@ export async function addPeerSession(
     ...(socket.protocol ? { protocol: socket.protocol } : {}),
   };
   // Already there when two opens for the client race: the first one's record stands.
-  await applied(
+  const created = await applied(
     db.send(
       new PutCommand({
         TableName: config.tables.connections,
@@ -199,16 +203,23 @@ export async function addPeerSession(
       }),
     ),
   );
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.connections,
-      Key: { connectionId: socket.connectionId },
-      UpdateExpression: 'ADD peers :p',
-      ConditionExpression: 'attribute_exists(connectionId)',
-      ExpressionAttributeValues: { ':p': new Set([clientId]) },
-    }),
+  const listed = await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.connections,
+        Key: { connectionId: socket.connectionId },
+        UpdateExpression: 'ADD peers :p',
+        ConditionExpression:
+          'attribute_exists(connectionId) AND (attribute_not_exists(peers) OR contains(peers, :c) OR size(peers) < :max)',
+        ExpressionAttributeValues: { ':p': new Set([clientId]), ':c': clientId, ':max': maxPeers },
+      }),
+    ),
   );
-  return record;
+  if (!listed) {
+    if (created) await deleteConnection(ctx, peerConnectionId);
+    return undefined;
+  }
+  return created ? record : getConnection(ctx, peerConnectionId);
 }
 
 export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<void> {

@@ -65,21 +65,29 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
   }
 }
 
-/**
- * `open`. `proven` says the caller already established who the client is by other means (a
- * LeanCloud session token), which stands in for the signature.
- */
-export async function openSession(ctx: Ctx, req: Request<'open'>, opts: { proven?: boolean } = {}): Promise<object> {
+export interface OpenOptions {
+  /** The caller already established who the client is (a LeanCloud session token), which stands in for the signature. */
+  proven?: boolean;
+  /**
+   * Creates the connection record when there is none yet (a further LeanCloud client on a
+   * socket), once the client is proven: a failed login leaves nothing behind.
+   */
+  establish?: () => Promise<ConnectionRecord>;
+}
+
+/** `open`. */
+export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOptions = {}): Promise<object> {
   const clientId = req.clientId;
   if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
     throw new ImError('INVALID_LOGIN', 'clientId must be 1-64 characters of [A-Za-z0-9_-.@]');
   }
-  const conn = await getConnection(ctx);
+  let conn = await getConnection(ctx);
   if (conn?.clientId !== undefined && conn.clientId !== clientId) {
     throw new ImError('INVALID_LOGIN', `this connection is open as ${conn.clientId}; close it first`);
   }
   // Re-opening an already bound session (idempotent open) needs no new signature.
   if (conn?.clientId !== clientId && !opts.proven) await verifySignature(ctx, 'open', clientId, req.signature);
+  if (!conn && opts.establish) conn = await opts.establish();
   const presence = await getPresence(ctx, clientId);
   await resolveTagConflicts(ctx, clientId, req, presence.live);
   if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
