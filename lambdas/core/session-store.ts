@@ -106,8 +106,10 @@ export function nonNativeProtocol(conn: ConnectionRecord | undefined): WireProto
 }
 
 /**
- * Binds the connection to a client. The condition makes two concurrent `open`s with different
- * clients on one connection impossible: the loser gets 4103.
+ * Binds the connection to a client. The record must exist — `$connect` or `addPeerSession`
+ * created it and only `$disconnect` deletes it — so a bind that comes too late cannot bring a dead
+ * connection back, and the record keeps the expiry it was created with. Two concurrent `open`s
+ * with different clients on one connection cannot both win: the loser gets 4103.
  */
 export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectionId'>): Promise<void> {
   const { db, config } = ctx.deps;
@@ -117,43 +119,51 @@ export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectio
         TableName: config.tables.connections,
         Key: { connectionId: ctx.connectionId },
         UpdateExpression:
-          'SET clientId = :c, unreadMode = :u, openedAt = :t, expiresAt = if_not_exists(expiresAt, :e), connectedAt = if_not_exists(connectedAt, :t)' +
+          'SET clientId = :c, unreadMode = :u, openedAt = :t' +
           (session.tag ? ', tag = :tag' : '') +
           (session.deviceId ? ', deviceId = :dev' : '') +
           (!session.tag || !session.deviceId
             ? ' REMOVE ' + [!session.tag && 'tag', !session.deviceId && 'deviceId'].filter(Boolean).join(', ')
             : ''),
-        ConditionExpression: 'attribute_not_exists(clientId) OR clientId = :c',
+        ConditionExpression: 'attribute_exists(connectionId) AND (attribute_not_exists(clientId) OR clientId = :c)',
         ExpressionAttributeValues: {
           ':c': session.clientId,
           ':u': session.unreadMode,
           ':t': ctx.now,
-          ':e': expiryFrom(ctx),
           ...(session.tag ? { ':tag': session.tag } : {}),
           ...(session.deviceId ? { ':dev': session.deviceId } : {}),
         },
       }),
     );
   } catch (err) {
-    if (isConditionFailed(err)) throw new ImError('INVALID_LOGIN', 'this connection is bound to another client; close it first');
-    throw err;
+    if (!isConditionFailed(err)) throw err;
+    const now = await getConnection(ctx);
+    if (now?.clientId !== undefined && now.clientId !== session.clientId) {
+      throw new ImError('INVALID_LOGIN', 'this connection is bound to another client; close it first');
+    }
+    throw new ImError('SESSION_CONFLICT', 'this session was ended while it was being opened');
   }
 }
 
 /**
  * Records on this connection something that outlives a request: the chat room it is in, or a key
  * it created (push device, LeanCloud session token) so that its `close` can remove what it names.
+ * Only on a record that exists: a connection whose `$disconnect` already ran gets no record back.
+ * False when there was none.
  */
-export async function setConnectionField(ctx: Ctx, field: 'room' | 'pushDeviceKey' | 'sessionTokenKey', value: string): Promise<void> {
+export async function setConnectionField(ctx: Ctx, field: 'room' | 'pushDeviceKey' | 'sessionTokenKey', value: string): Promise<boolean> {
   const { db, config } = ctx.deps;
-  await db.send(
-    new UpdateCommand({
-      TableName: config.tables.connections,
-      Key: { connectionId: ctx.connectionId },
-      UpdateExpression: 'SET #f = :v',
-      ExpressionAttributeNames: { '#f': field },
-      ExpressionAttributeValues: { ':v': value },
-    }),
+  return applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.connections,
+        Key: { connectionId: ctx.connectionId },
+        UpdateExpression: 'SET #f = :v',
+        ConditionExpression: 'attribute_exists(connectionId)',
+        ExpressionAttributeNames: { '#f': field },
+        ExpressionAttributeValues: { ':v': value },
+      }),
+    ),
   );
 }
 

@@ -10,7 +10,6 @@ import {
   addPresence,
   bindConnection,
   deleteConnection,
-  expiryFrom,
   getConnection,
   getPresence,
   nonNativeProtocol,
@@ -88,6 +87,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   // Re-opening an already bound session (idempotent open) needs no new signature.
   if (conn?.clientId !== clientId && !opts.proven) await verifySignature(ctx, 'open', clientId, req.signature);
   if (!conn && opts.establish) conn = await opts.establish();
+  if (!conn) throw new ImError('INVALID_LOGIN', 'this connection is closed; connect again');
   const presence = await getPresence(ctx, clientId);
   await resolveTagConflicts(ctx, clientId, req, presence.live);
   if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
@@ -96,7 +96,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   await bindConnection(ctx, { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode });
   const protocol = nonNativeProtocol(conn);
   await addPresence(ctx, clientId, ctx.connectionId, {
-    expiresAt: conn?.expiresAt ?? expiryFrom(ctx),
+    expiresAt: conn.expiresAt,
     ...(req.tag ? { tag: req.tag } : {}),
     ...(req.deviceId ? { deviceId: req.deviceId } : {}),
     ...(protocol ? { protocol } : {}),
@@ -104,7 +104,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   const self = { clientId, connectionId: ctx.connectionId, protocol };
 
   // Back into the room this client left by disconnecting, within the window.
-  const rooms = conn?.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId, presence.lastRoom, protocol);
+  const rooms = conn.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId, presence.lastRoom, protocol);
   const result = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
@@ -120,6 +120,11 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
         // The session works without push; the next open registers again.
         ctx.log.error('device registration failed', { err });
       }
+    }
+    if (!(await getConnection(ctx))) {
+      // Gone: a $disconnect that read the record before the bind left the presence entry.
+      await removePresence(ctx, clientId, [ctx.connectionId]);
+      return;
     }
     const memberships = await membershipsOf(ctx, clientId);
     // Read once for the unread summary (or offline delivery) and the missed changes.
