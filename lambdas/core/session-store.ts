@@ -20,8 +20,8 @@ export interface Session {
   unreadMode: boolean;
   /** The chat room this connection is in, if any (at most one). */
   room?: string;
-  /** The push device this connection registered at `open`, unregistered by `close`. */
-  pushDeviceKey?: string;
+  /** The push devices this session named at `open` (registered there or earlier), unregistered by `close`. */
+  pushDeviceKeys: string[];
   protocol?: WireProtocol;
 }
 
@@ -34,7 +34,16 @@ export interface ConnectionRecord {
   deviceId?: string;
   unreadMode?: boolean;
   room?: string;
+  /** Every push device the session's opens named (`deviceKeyOf`), so that `close` unregisters them all. */
+  pushDeviceKeys?: Set<string>;
+  /** Written by releases before `pushDeviceKeys`; read until such records have expired. */
   pushDeviceKey?: string;
+  /**
+   * Counts the sessions that ended on this record (`close`, a tag conflict). An `open` binds only
+   * if it is unchanged since the open read the record, so a session ended while it was being
+   * opened stays ended.
+   */
+  generation?: number;
   /** The LeanCloud session token issued on this connection, revoked by its `session/close`. */
   sessionTokenKey?: string;
   /** The wire protocol negotiated at $connect. */
@@ -95,9 +104,16 @@ export function sessionOf(ctx: Ctx, conn: ConnectionRecord | undefined): Session
     deviceId: conn.deviceId,
     unreadMode: conn.unreadMode === true,
     ...(conn.room ? { room: conn.room } : {}),
-    ...(conn.pushDeviceKey ? { pushDeviceKey: conn.pushDeviceKey } : {}),
+    pushDeviceKeys: deviceKeysOf(conn),
     ...(protocol ? { protocol } : {}),
   };
+}
+
+/** The push devices a connection record names, including the single key of older records. */
+export function deviceKeysOf(conn: ConnectionRecord | undefined): string[] {
+  const keys = new Set(conn?.pushDeviceKeys ?? []);
+  if (conn?.pushDeviceKey) keys.add(conn.pushDeviceKey);
+  return [...keys];
 }
 
 /** The connection's protocol when it is not the native one (presence and rooms store only those). */
@@ -108,11 +124,18 @@ export function nonNativeProtocol(conn: ConnectionRecord | undefined): WireProto
 /**
  * Binds the connection to a client. The record must exist — `$connect` or `addPeerSession`
  * created it and only `$disconnect` deletes it — so a bind that comes too late cannot bring a dead
- * connection back, and the record keeps the expiry it was created with. Two concurrent `open`s
- * with different clients on one connection cannot both win: the loser gets 4103.
+ * connection back, and the record keeps the expiry it was created with. `generation` is the one
+ * the open read: a session ended since then (close, a tag conflict) is not bound again. Two
+ * concurrent `open`s with different clients on one connection cannot both win: the loser gets 4103.
+ * `deviceKeys` are added to the ones the connection already names.
  */
-export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectionId'>): Promise<void> {
+export async function bindConnection(
+  ctx: Ctx,
+  session: Pick<Session, 'clientId' | 'tag' | 'deviceId' | 'unreadMode'> & { deviceKeys: string[] },
+  generation: number | undefined,
+): Promise<void> {
   const { db, config } = ctx.deps;
+  const removed = [!session.tag && 'tag', !session.deviceId && 'deviceId'].filter((a): a is string => a !== false);
   try {
     await db.send(
       new UpdateCommand({
@@ -122,16 +145,19 @@ export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectio
           'SET clientId = :c, unreadMode = :u, openedAt = :t' +
           (session.tag ? ', tag = :tag' : '') +
           (session.deviceId ? ', deviceId = :dev' : '') +
-          (!session.tag || !session.deviceId
-            ? ' REMOVE ' + [!session.tag && 'tag', !session.deviceId && 'deviceId'].filter(Boolean).join(', ')
-            : ''),
-        ConditionExpression: 'attribute_exists(connectionId) AND (attribute_not_exists(clientId) OR clientId = :c)',
+          (removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : '') +
+          (session.deviceKeys.length > 0 ? ' ADD pushDeviceKeys :keys' : ''),
+        ConditionExpression:
+          'attribute_exists(connectionId) AND (attribute_not_exists(clientId) OR clientId = :c) AND ' +
+          (generation === undefined ? 'attribute_not_exists(generation)' : 'generation = :g'),
         ExpressionAttributeValues: {
           ':c': session.clientId,
           ':u': session.unreadMode,
           ':t': ctx.now,
           ...(session.tag ? { ':tag': session.tag } : {}),
           ...(session.deviceId ? { ':dev': session.deviceId } : {}),
+          ...(session.deviceKeys.length > 0 ? { ':keys': new Set(session.deviceKeys) } : {}),
+          ...(generation === undefined ? {} : { ':g': generation }),
         },
       }),
     );
@@ -146,12 +172,12 @@ export async function bindConnection(ctx: Ctx, session: Omit<Session, 'connectio
 }
 
 /**
- * Records on this connection something that outlives a request: the chat room it is in, or a key
- * it created (push device, LeanCloud session token) so that its `close` can remove what it names.
- * Only on a record that exists: a connection whose `$disconnect` already ran gets no record back.
- * False when there was none.
+ * Records on this connection something that outlives a request: the chat room it is in, or the
+ * LeanCloud session token it holds, so that its `close` can remove what it names. Only on a
+ * record that exists: a connection whose `$disconnect` already ran gets no record back. False
+ * when there was none.
  */
-export async function setConnectionField(ctx: Ctx, field: 'room' | 'pushDeviceKey' | 'sessionTokenKey', value: string): Promise<boolean> {
+export async function setConnectionField(ctx: Ctx, field: 'room' | 'sessionTokenKey', value: string): Promise<boolean> {
   const { db, config } = ctx.deps;
   return applied(
     db.send(
@@ -167,19 +193,31 @@ export async function setConnectionField(ctx: Ctx, field: 'room' | 'pushDeviceKe
   );
 }
 
-/** `close`: the connection stays up but no longer belongs to a client. */
-export async function unbindConnection(ctx: Ctx): Promise<void> {
+/**
+ * `close` (or a tag conflict on a LeanCloud socket): the connection stays up but no longer
+ * belongs to a client, and its generation moves on, so an `open` of the ended session still under
+ * way cannot bind it again. With `clientId`, a record bound to another client is left alone.
+ * Returns the record as it was, whose device keys include any an overlapping `open` added.
+ */
+export async function unbindConnection(ctx: Ctx, clientId?: string): Promise<ConnectionRecord | undefined> {
   const { db, config } = ctx.deps;
-  await applied(
-    db.send(
+  try {
+    const res = await db.send(
       new UpdateCommand({
         TableName: config.tables.connections,
         Key: { connectionId: ctx.connectionId },
-        UpdateExpression: 'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey, sessionTokenKey',
-        ConditionExpression: 'attribute_exists(connectionId)',
+        UpdateExpression:
+          'REMOVE clientId, tag, deviceId, unreadMode, openedAt, pushDeviceKey, pushDeviceKeys, sessionTokenKey ADD generation :one',
+        ConditionExpression: 'attribute_exists(connectionId)' + (clientId ? ' AND (attribute_not_exists(clientId) OR clientId = :c)' : ''),
+        ExpressionAttributeValues: { ':one': 1, ...(clientId ? { ':c': clientId } : {}) },
+        ReturnValues: 'ALL_OLD',
       }),
-    ),
-  );
+    );
+    return res.Attributes as ConnectionRecord | undefined;
+  } catch (err) {
+    if (isConditionFailed(err)) return undefined;
+    throw err;
+  }
 }
 
 /**

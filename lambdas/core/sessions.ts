@@ -10,19 +10,19 @@ import {
   addPresence,
   bindConnection,
   deleteConnection,
+  deviceKeysOf,
   getConnection,
   getPresence,
   nonNativeProtocol,
   removePresence,
   sessionOf,
-  setConnectionField,
   unbindConnection,
   type ConnectionRecord,
   type LiveConnection,
   type Session,
 } from './session-store';
 import { PEER_SESSION_SEPARATOR } from '../adapters/connection-gateway';
-import { registerDevice, unregisterDevice } from './devices';
+import { deviceKeyOf, registerDevice, unregisterDevice } from './devices';
 import { forgetRoom, leaveRoom, rejoinRecentRoom, rememberRoomOnDisconnect } from './rooms';
 import { verifySignature } from './signatures';
 import { unreadSummary } from './unread';
@@ -92,8 +92,15 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   await resolveTagConflicts(ctx, clientId, req, presence.live);
   if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
 
+  // Known before registration, so that a `close` racing the follow-up below unregisters it too.
+  const deviceKey = req.deviceToken ? deviceKeyOf({ deviceToken: req.deviceToken, deviceId: req.deviceId }) : req.deviceId;
   const unreadMode = req.unreadMode === true;
-  await bindConnection(ctx, { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode });
+  const generation = conn.generation;
+  await bindConnection(
+    ctx,
+    { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode, deviceKeys: deviceKey ? [deviceKey] : [] },
+    generation,
+  );
   const protocol = nonNativeProtocol(conn);
   await addPresence(ctx, clientId, ctx.connectionId, {
     expiresAt: conn.expiresAt,
@@ -108,22 +115,27 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   const result = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
+    let registered: string | undefined;
     if (req.deviceToken) {
       try {
-        const key = await registerDevice(ctx, clientId, {
+        registered = await registerDevice(ctx, clientId, {
           deviceToken: req.deviceToken,
           pushPlatform: req.pushPlatform,
           deviceId: req.deviceId,
         });
-        if (key) await setConnectionField(ctx, 'pushDeviceKey', key);
       } catch (err) {
         // The session works without push; the next open registers again.
         ctx.log.error('device registration failed', { err });
       }
     }
-    if (!(await getConnection(ctx))) {
+    const now = await getConnection(ctx);
+    // A close that ran before the registration could not unregister the device: that is done
+    // here, unless a newer session of the client on this connection names it (its close will).
+    const named = now?.clientId === clientId && registered !== undefined && deviceKeysOf(now).includes(registered);
+    if (registered && !named) await unregisterDevice(ctx, clientId, registered);
+    if (now?.clientId !== clientId || now.generation !== generation) {
       // Gone: a $disconnect that read the record before the bind left the presence entry.
-      await removePresence(ctx, clientId, [ctx.connectionId]);
+      if (!now) await removePresence(ctx, clientId, [ctx.connectionId]);
       return;
     }
     const memberships = await membershipsOf(ctx, clientId);
@@ -146,13 +158,19 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   });
 }
 
-/** `close`: logout on this connection only; the socket stays open and may `open` again. */
+/**
+ * `close`: logout on this connection only; the socket stays open and may `open` again. The
+ * devices are unregistered after the unbind: an open's follow-up that registers one later finds
+ * the session ended and unregisters it itself, so none is left either way.
+ */
 export async function closeSession(ctx: Ctx, session: Session): Promise<object> {
-  if (session.pushDeviceKey) await unregisterDevice(ctx, session.clientId, session.pushDeviceKey);
+  await removePresence(ctx, session.clientId, [ctx.connectionId]);
+  const ended = await unbindConnection(ctx, session.clientId);
   await leaveRoom(ctx, session);
   await forgetRoom(ctx, session.clientId);
-  await removePresence(ctx, session.clientId, [ctx.connectionId]);
-  await unbindConnection(ctx);
+  for (const key of new Set([...session.pushDeviceKeys, ...deviceKeysOf(ended)])) {
+    await unregisterDevice(ctx, session.clientId, key);
+  }
   return {};
 }
 

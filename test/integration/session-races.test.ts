@@ -1,7 +1,7 @@
 /**
- * Races around sessions (issue #12: no race undoes a rule): connection records written after
- * `$disconnect`. Each race runs for many rounds, since one round may happen to run in an order
- * that hides the bug.
+ * Races around sessions (issue #12: no race undoes a rule): logout while the open's follow-up
+ * registers the push device, and connection records written after `$disconnect`. Each race runs
+ * for many rounds, since one round may happen to run in an order that hides the bug.
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient } from '../helpers/client';
@@ -18,6 +18,87 @@ async function presenceOf(clientId: string): Promise<Record<string, { tag?: stri
 
 let tokenN = 0;
 const newToken = () => `${(++tokenN).toString(16).padStart(8, '0')}${'cd'.repeat(28)}`;
+
+async function devicesOf(clientId: string): Promise<Record<string, { token: string }>> {
+  const res = await h.stack.deps.db.send(
+    new GetCommand({ TableName: h.stack.config.tables.devices, Key: { clientId }, ConsistentRead: true }),
+  );
+  return (res.Item?.devices ?? {}) as Record<string, { token: string }>;
+}
+
+/** Everything the local SNS endpoint published since the last call, once background work finished. */
+async function pushes(): Promise<{ token: string }[]> {
+  await h.stack.gateway.drain();
+  const res = await fetch(`http://127.0.0.1:${h.stack.port}/_local/pushes`);
+  const list = (await res.json()) as { token: string }[];
+  await fetch(`http://127.0.0.1:${h.stack.port}/_local/pushes`, { method: 'DELETE' });
+  return list;
+}
+
+/** A message from a fresh client to each of `clientIds`, which are offline: any push is a leak. */
+async function messageTo(clientIds: string[]): Promise<void> {
+  const [Tom] = h.names('Tom');
+  const tom = h.track(await TestClient.open(h.url, Tom));
+  const cid = ((await tom.ok('create', { members: clientIds })).conversation as { cid: string }).cid;
+  await tom.ok('send', { cid, data: 'after logout' });
+}
+
+describe('no pushes after logout (item 6)', () => {
+  beforeEach(async () => {
+    await pushes();
+  });
+
+  test('close as soon as the open reply arrives: the device the open registers afterwards is unregistered', async () => {
+    const bobs: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const [Bob] = h.names('Bob');
+      bobs.push(Bob);
+      const c = h.track(await TestClient.connect(h.url));
+      expect((await c.request('open', { clientId: Bob, deviceToken: newToken() })).ok).toBe(true);
+      expect((await c.request('close')).ok).toBe(true);
+      await h.stack.gateway.drain();
+      expect(await devicesOf(Bob)).toEqual({});
+      await c.close();
+    }
+    await h.stack.gateway.drain();
+    await messageTo(bobs);
+    expect(await pushes()).toEqual([]);
+  });
+
+  test('a device registered on an earlier connection and named by deviceId on this one is unregistered by close', async () => {
+    const [Bob] = h.names('Bob');
+    const first = await TestClient.open(h.url, Bob, { deviceToken: newToken(), deviceId: 'phone' });
+    await h.stack.gateway.drain();
+    await first.close();
+    await h.stack.gateway.drain();
+    expect(Object.keys(await devicesOf(Bob))).toEqual(['phone']);
+    // The app comes back without its token this time, then logs out.
+    const second = h.track(await TestClient.open(h.url, Bob, { deviceId: 'phone' }));
+    await second.ok('close');
+    await h.stack.gateway.drain();
+    expect(await devicesOf(Bob)).toEqual({});
+    await second.close();
+    await h.stack.gateway.drain();
+    await messageTo([Bob]);
+    expect(await pushes()).toEqual([]);
+  });
+
+  test('two tokens opened on one connection: close unregisters both', async () => {
+    const [Bob] = h.names('Bob');
+    const c = h.track(await TestClient.open(h.url, Bob, { deviceToken: newToken() }));
+    await h.stack.gateway.drain();
+    await c.ok('open', { clientId: Bob, deviceToken: newToken() });
+    await h.stack.gateway.drain();
+    expect(Object.keys(await devicesOf(Bob))).toHaveLength(2);
+    await c.ok('close');
+    await h.stack.gateway.drain();
+    expect(await devicesOf(Bob)).toEqual({});
+    await c.close();
+    await h.stack.gateway.drain();
+    await messageTo([Bob]);
+    expect(await pushes()).toEqual([]);
+  });
+});
 
 describe('connection records after $disconnect (item 10)', () => {
   test('a socket closed while its open runs leaves no record, and no record lacks its expiry', async () => {
