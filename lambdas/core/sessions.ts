@@ -23,6 +23,7 @@ import {
 } from './session-store';
 import { PEER_SESSION_SEPARATOR } from '../adapters/connection-gateway';
 import { deviceKeyOf, registerDevice, unregisterDevice } from './devices';
+import { spendOpenBudget } from './rate-limit';
 import { forgetRoom, leaveRoom, rejoinRecentRoom, rememberRoomOnDisconnect } from './rooms';
 import { verifySignature } from './signatures';
 import { unreadSummary } from './unread';
@@ -74,18 +75,24 @@ export interface OpenOptions {
   establish?: () => Promise<ConnectionRecord>;
 }
 
-/** `open`. */
+/**
+ * `open`. A re-open of the session already bound on this connection updates its options and
+ * registers a new device token, but answers with the reply only: the offline messages (or the
+ * unread summary) and missed changes went out with the first open.
+ */
 export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOptions = {}): Promise<object> {
   const clientId = req.clientId;
   if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
     throw new ImError('INVALID_LOGIN', 'clientId must be 1-64 characters of [A-Za-z0-9_-.@]');
   }
+  await spendOpenBudget(ctx, clientId);
   let conn = await getConnection(ctx);
   if (conn?.clientId !== undefined && conn.clientId !== clientId) {
     throw new ImError('INVALID_LOGIN', `this connection is open as ${conn.clientId}; close it first`);
   }
+  const reopen = conn?.clientId === clientId;
   // Re-opening an already bound session (idempotent open) needs no new signature.
-  if (conn?.clientId !== clientId && !opts.proven) await verifySignature(ctx, 'open', clientId, req.signature);
+  if (!reopen && !opts.proven) await verifySignature(ctx, 'open', clientId, req.signature);
   if (!conn && opts.establish) conn = await opts.establish();
   if (!conn) throw new ImError('INVALID_LOGIN', 'this connection is closed; connect again');
   const presence = await getPresence(ctx, clientId);
@@ -138,6 +145,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
       if (!now) await removePresence(ctx, clientId, [ctx.connectionId]);
       return;
     }
+    if (reopen) return;
     const memberships = await membershipsOf(ctx, clientId);
     // Read once for the unread summary (or offline delivery) and the missed changes.
     const progress = await conversationProgress(

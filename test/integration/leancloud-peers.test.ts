@@ -1,6 +1,7 @@
 /**
  * Further clients on one LeanCloud socket (peer sessions) with signatures on: a peer is recorded
- * only once its `session/open` succeeded, and a socket carries a bounded number of clients.
+ * only once its `session/open` succeeded, a socket carries a bounded number of clients, and
+ * `session/open` spends the open budget.
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { signAction } from '../../lambdas/core/signatures';
@@ -9,7 +10,9 @@ import { useStack } from '../helpers/stack';
 
 const APP = 'peers-app';
 const KEY = 'peers-master-key';
-const h = useStack({ env: { IM_SIGNATURE_REQUIRED: 'true', IM_MASTER_KEY: KEY, IM_APP_ID: APP } });
+const h = useStack({
+  env: { IM_SIGNATURE_REQUIRED: 'true', IM_MASTER_KEY: KEY, IM_APP_ID: APP, IM_RATE_OPEN_PER_10S: '5' },
+});
 
 const signed = (clientId: string) => {
   const s = signAction('open', { appId: APP, masterKey: KEY, clientId });
@@ -77,6 +80,20 @@ test('a socket carries at most 16 clients: a further open is refused with 4103; 
       sessionMessage: { sessionPeerIds: [Tom, peers[3]] },
     });
     expect(online).toMatchObject({ op: 'query_result', sessionMessage: { onlineSessionPeerIds: [Tom, peers[3]] } });
+  } finally {
+    socket.close();
+  }
+});
+
+test('session/open spends the open budget of its client on the socket (4116 past it)', async () => {
+  const [Tom, Jerry] = h.names('Tom', 'Jerry');
+  const socket = await RawLeanCloud.connect(h.url);
+  try {
+    expect(await open(socket, Tom)).toMatchObject({ op: 'opened' });
+    for (let i = 0; i < 5; i++) expect(await open(socket, Jerry)).toMatchObject({ op: 'opened', peerId: Jerry });
+    expect(await open(socket, Jerry)).toMatchObject({ cmd: 'error', errorMessage: { code: 4116 } });
+    // Tom's budget on the socket is his own.
+    for (let i = 0; i < 4; i++) expect(await open(socket, Tom)).toMatchObject({ op: 'opened', peerId: Tom });
   } finally {
     socket.close();
   }

@@ -1,7 +1,8 @@
 /**
  * Races around sessions (issue #12: no race undoes a rule): logout while the open's follow-up
- * registers the push device, and connection records written after `$disconnect`. Each race runs
- * for many rounds, since one round may happen to run in an order that hides the bug.
+ * registers the push device, re-opens of a bound session, and connection records written after
+ * `$disconnect`. Each race runs for many rounds, since one round may happen to run in an order
+ * that hides the bug.
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient } from '../helpers/client';
@@ -100,6 +101,23 @@ describe('no pushes after logout (item 6)', () => {
   });
 });
 
+describe('re-opening a bound session (item 9)', () => {
+  test.each([
+    ['offline messages', false, 'message', 5],
+    ['the unread summary', true, 'unread', 1],
+  ])('re-opens answer the reply only: %s are not sent again', async (_what, unreadMode, event, once) => {
+    const [Tom, Bob] = h.names('Tom', 'Bob');
+    const tom = h.track(await TestClient.open(h.url, Tom));
+    const cid = ((await tom.ok('create', { members: [Bob] })).conversation as { cid: string }).cid;
+    for (let i = 0; i < 5; i++) await tom.ok('send', { cid, data: `m${i}` });
+    const bob = h.track(await TestClient.open(h.url, Bob, { unreadMode }));
+    for (let i = 0; i < 10; i++) expect((await bob.request('open', { clientId: Bob, unreadMode })).ok).toBe(true);
+    await h.stack.gateway.drain();
+    await bob.request('ping');
+    expect(bob.take(event)).toHaveLength(once);
+  });
+});
+
 describe('connection records after $disconnect (item 10)', () => {
   test('a socket closed while its open runs leaves no record, and no record lacks its expiry', async () => {
     const bobs: string[] = [];
@@ -124,5 +142,23 @@ describe('connection records after $disconnect (item 10)', () => {
     expect(items.filter((i) => typeof i.expiresAt !== 'number')).toEqual([]);
     expect(items.filter((i) => bobs.includes(i.clientId as string))).toEqual([]);
     for (const id of bobs) expect(await presenceOf(id)).toEqual({});
+  });
+});
+
+describe('the open budget (item 9)', () => {
+  let clock = Date.UTC(2026, 10, 26, 12, 0, 0);
+  const limited = useStack({ now: () => clock, env: { IM_RATE_OPEN_PER_10S: '3' } });
+
+  test('IM_RATE_OPEN_PER_10S opens per client and connection in a window, then 4116; the session stays; the next window resets', async () => {
+    const [Bob] = limited.names('Bob');
+    const c = limited.track(await TestClient.connect(limited.url));
+    for (let i = 0; i < 3; i++) expect((await c.request('open', { clientId: Bob })).ok).toBe(true);
+    expect((await c.request('open', { clientId: Bob })).error).toMatchObject({ code: 4116, name: 'MESSAGE_SENT_QUOTA_EXCEEDED' });
+    expect((await c.request('query', { cid: 'x' })).error?.code).not.toBe(4105);
+    // Another connection of the same client has a budget of its own.
+    const other = limited.track(await TestClient.connect(limited.url));
+    expect((await other.request('open', { clientId: Bob })).ok).toBe(true);
+    clock += 10_000;
+    expect((await c.request('open', { clientId: Bob })).ok).toBe(true);
   });
 });
