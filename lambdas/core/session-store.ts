@@ -281,24 +281,50 @@ export async function addPresence(ctx: Ctx, clientId: string, connectionId: stri
   await setMapEntry(db, config.tables.presence, { clientId }, 'conns', connectionId, entry, { expiresAt: entry.expiresAt });
 }
 
-/** Removes connections from a client's presence (no-op when they are not there). */
+/**
+ * Removes connections from a client's presence (no-op when they are not there), and the tags
+ * they hold — only while a tag still names one of them, since a newer login may own it already.
+ */
 export async function removePresence(ctx: Ctx, clientId: string, connectionIds: string[]): Promise<void> {
   if (connectionIds.length === 0) return;
   const { db, config } = ctx.deps;
   const names: Record<string, string> = {};
   connectionIds.forEach((c, i) => (names[`#c${i}`] = c));
-  await applied(
-    db.send(
+  let old: Item | undefined;
+  try {
+    const res = await db.send(
       new UpdateCommand({
         TableName: config.tables.presence,
         Key: { clientId },
         UpdateExpression: 'REMOVE ' + connectionIds.map((_, i) => `conns.#c${i}`).join(', '),
         ConditionExpression: 'attribute_exists(conns)',
         ExpressionAttributeNames: names,
+        ReturnValues: 'ALL_OLD',
       }),
-    ),
-  );
+    );
+    old = res.Attributes;
+  } catch (err) {
+    if (isConditionFailed(err)) return;
+    throw err;
+  }
+  const held = Object.entries(tagsOf(old)).filter(([, owner]) => connectionIds.includes(owner));
+  for (const [tag, owner] of held) {
+    await applied(
+      db.send(
+        new UpdateCommand({
+          TableName: config.tables.presence,
+          Key: { clientId },
+          UpdateExpression: 'REMOVE tags.#t',
+          ConditionExpression: 'tags.#t = :c',
+          ExpressionAttributeNames: { '#t': tag },
+          ExpressionAttributeValues: { ':c': owner },
+        }),
+      ),
+    );
+  }
 }
+
+const tagsOf = (item: Item | undefined) => (item?.tags ?? {}) as Record<string, string>;
 
 function liveEntries(ctx: Ctx, item: Item | undefined): { live: LiveConnection[]; expired: string[] } {
   const conns = (item?.conns ?? {}) as Record<string, PresenceEntry>;
@@ -317,15 +343,121 @@ export interface LastRoom {
   leftAt: number;
 }
 
+/** One client's presence as read, with what a conditional write needs to build on it. */
+export interface Presence {
+  live: LiveConnection[];
+  expired: string[];
+  lastRoom?: LastRoom;
+  /**
+   * Which connection holds each single-device tag (PROTOCOL.md §5). Logins change it only with
+   * a condition on the holder they saw, so of two concurrent logins with one tag one notices the
+   * other.
+   */
+  tags: Record<string, string>;
+  /** Every entry as read, live or not. */
+  entries: Record<string, PresenceEntry>;
+  /** Which parts of the item existed when it was read. */
+  shape: { item: boolean; conns: boolean; tags: boolean };
+}
+
 /**
- * The live connections of one client (consistent read), the expired entries to prune, and the
- * room it last left by disconnecting.
+ * The live connections of one client (consistent read), the expired entries to prune, the tags
+ * held, and the room it last left by disconnecting.
  */
-export async function getPresence(ctx: Ctx, clientId: string): Promise<{ live: LiveConnection[]; expired: string[]; lastRoom?: LastRoom }> {
+export async function getPresence(ctx: Ctx, clientId: string): Promise<Presence> {
   const { db, config } = ctx.deps;
   const res = await db.send(new GetCommand({ TableName: config.tables.presence, Key: { clientId }, ConsistentRead: true }));
-  const lastRoom = res.Item?.lastRoom as LastRoom | undefined;
-  return { ...liveEntries(ctx, res.Item), ...(lastRoom ? { lastRoom } : {}) };
+  const item = res.Item;
+  const lastRoom = item?.lastRoom as LastRoom | undefined;
+  return {
+    ...liveEntries(ctx, item),
+    ...(lastRoom ? { lastRoom } : {}),
+    tags: tagsOf(item),
+    entries: (item?.conns ?? {}) as Record<string, PresenceEntry>,
+    shape: { item: item !== undefined, conns: item?.conns !== undefined, tags: item?.tags !== undefined },
+  };
+}
+
+/**
+ * `open`: adds the connection to its client's presence and, with a tag, makes it the tag's
+ * holder — only if the item is still as `read` saw it where it matters: the tag held by the
+ * connection read there or by none, and a tag this connection held before and now gives up.
+ * False when another write came first: the caller reads again and resolves the conflict with
+ * what it finds.
+ */
+export async function claimPresence(
+  ctx: Ctx,
+  clientId: string,
+  connectionId: string,
+  entry: PresenceEntry,
+  read: Presence,
+): Promise<boolean> {
+  const { db, config } = ctx.deps;
+  const table = config.tables.presence;
+  const tag = entry.tag;
+  if (!read.shape.item) {
+    return applied(
+      db.send(
+        new PutCommand({
+          TableName: table,
+          Item: { clientId, conns: { [connectionId]: entry }, tags: tag ? { [tag]: connectionId } : {}, expiresAt: entry.expiresAt },
+          ConditionExpression: 'attribute_not_exists(clientId)',
+        }),
+      ),
+    );
+  }
+  const sets = ['expiresAt = :exp'];
+  const removes: string[] = [];
+  const conditions: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = { ':exp': entry.expiresAt };
+  if (read.shape.conns) {
+    sets.push('conns.#me = :entry');
+    conditions.push('attribute_exists(conns)');
+    names['#me'] = connectionId;
+    values[':entry'] = entry;
+  } else {
+    sets.push('conns = :conns');
+    conditions.push('attribute_not_exists(conns)');
+    values[':conns'] = { [connectionId]: entry };
+  }
+  if (tag && read.shape.tags) {
+    const holder = read.tags[tag];
+    sets.push('tags.#tag = :id');
+    // The holder read may have been replaced meanwhile, which removes its tag; anyone else
+    // holding it now came in between.
+    conditions.push(
+      'attribute_exists(tags) AND ' +
+        (holder === undefined ? 'attribute_not_exists(tags.#tag)' : '(attribute_not_exists(tags.#tag) OR tags.#tag = :holder)'),
+    );
+    names['#tag'] = tag;
+    values[':id'] = connectionId;
+    if (holder !== undefined) values[':holder'] = holder;
+  } else if (tag) {
+    sets.push('tags = :tags');
+    conditions.push('attribute_not_exists(tags)');
+    values[':tags'] = { [tag]: connectionId };
+  }
+  // A re-open with another tag (or none) gives up the one this connection held.
+  const previous = read.entries[connectionId]?.tag;
+  if (previous !== undefined && previous !== tag && read.tags[previous] === connectionId) {
+    removes.push('tags.#old');
+    conditions.push('tags.#old = :id');
+    names['#old'] = previous;
+    values[':id'] = connectionId;
+  }
+  return applied(
+    db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { clientId },
+        UpdateExpression: `SET ${sets.join(', ')}` + (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
+        ConditionExpression: conditions.join(' AND '),
+        ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
+      }),
+    ),
+  );
 }
 
 /** Live connections of many clients: one BatchGetItem per 100 clients. */

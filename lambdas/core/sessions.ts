@@ -7,8 +7,8 @@ import { deliverOffline } from './messages';
 import { WithFollowUp, type Ctx } from './route';
 import { CLIENT_ID_PATTERN, type Request } from './schemas';
 import {
-  addPresence,
   bindConnection,
+  claimPresence,
   deleteConnection,
   deviceKeysOf,
   getConnection,
@@ -19,6 +19,8 @@ import {
   unbindConnection,
   type ConnectionRecord,
   type LiveConnection,
+  type Presence,
+  type PresenceEntry,
   type Session,
 } from './session-store';
 import { PEER_SESSION_SEPARATOR } from '../adapters/connection-gateway';
@@ -29,6 +31,13 @@ import { verifySignature } from './signatures';
 import { unreadSummary } from './unread';
 
 export const SESSION_CONFLICT_EVENT = { event: 'closed', code: 4111, name: 'SESSION_CONFLICT' } as const;
+
+/**
+ * Rounds of read, resolve, claim for one login's tag. Each lost round means another login with
+ * the tag wrote in between; this many in a row only under a storm of them, and refusing one then
+ * still leaves a single holder.
+ */
+const TAG_CLAIM_ATTEMPTS = 5;
 
 /**
  * Single-device login: another live connection of this client with the same tag is replaced
@@ -52,10 +61,7 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
     }
     if (c.protocol === 'leancloud') {
       // The socket may carry other clients too: only this client's session there ends, as a logout.
-      const there = { ...ctx, connectionId: c.connectionId };
-      const record = await getConnection(there);
-      if (record?.clientId === clientId) await closeSession(there, sessionOf(there, record));
-      else await removePresence(ctx, clientId, [c.connectionId]);
+      await endSessionThere({ ...ctx, connectionId: c.connectionId }, clientId);
       continue;
     }
     await ctx.gateway.disconnect(c.connectionId).catch((err: unknown) => {
@@ -63,6 +69,40 @@ async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'ope
     });
     await dropDeadConnection(ctx, { clientId, connectionId: c.connectionId });
   }
+}
+
+/**
+ * A replaced LeanCloud session. Its record may not be bound yet (its `open` is still under way):
+ * unbinding it anyway moves its generation on, so that open can no longer bind it.
+ */
+async function endSessionThere(there: Ctx, clientId: string): Promise<void> {
+  const record = await getConnection(there);
+  if (record?.clientId === clientId) {
+    await closeSession(there, sessionOf(there, record));
+    return;
+  }
+  await removePresence(there, clientId, [there.connectionId]);
+  await unbindConnection(there, clientId);
+}
+
+/**
+ * Puts this connection into its client's presence, holding `req.tag` if it has one. Of several
+ * logins with one tag at once, each claims the tag only from the holder it read (and replaced),
+ * so one that finds the tag taken in between reads again and resolves the conflict with the
+ * new holder: whatever the timing, a single one holds it at the end.
+ */
+async function enterPresence(ctx: Ctx, clientId: string, req: Request<'open'>, entry: PresenceEntry): Promise<Presence> {
+  let first: Presence | undefined;
+  for (let attempt = 0; attempt < TAG_CLAIM_ATTEMPTS; attempt++) {
+    const presence = await getPresence(ctx, clientId);
+    if (!first) {
+      first = presence;
+      if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
+    }
+    await resolveTagConflicts(ctx, clientId, req, presence.live);
+    if (await claimPresence(ctx, clientId, ctx.connectionId, entry, presence)) return first;
+  }
+  throw new ImError('SESSION_CONFLICT', `client ${clientId} is signing in elsewhere at the same time; retry`);
 }
 
 export interface OpenOptions {
@@ -95,26 +135,32 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   if (!reopen && !opts.proven) await verifySignature(ctx, 'open', clientId, req.signature);
   if (!conn && opts.establish) conn = await opts.establish();
   if (!conn) throw new ImError('INVALID_LOGIN', 'this connection is closed; connect again');
-  const presence = await getPresence(ctx, clientId);
-  await resolveTagConflicts(ctx, clientId, req, presence.live);
-  if (presence.expired.length > 0) await removePresence(ctx, clientId, presence.expired);
 
-  // Known before registration, so that a `close` racing the follow-up below unregisters it too.
-  const deviceKey = req.deviceToken ? deviceKeyOf({ deviceToken: req.deviceToken, deviceId: req.deviceId }) : req.deviceId;
-  const unreadMode = req.unreadMode === true;
-  const generation = conn.generation;
-  await bindConnection(
-    ctx,
-    { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode, deviceKeys: deviceKey ? [deviceKey] : [] },
-    generation,
-  );
   const protocol = nonNativeProtocol(conn);
-  await addPresence(ctx, clientId, ctx.connectionId, {
+  // Presence before the bind: a refused reconnect leaves the connection as it was, and a login
+  // replaced while still opening cannot bind afterwards (its record is gone, or its generation
+  // moved on), so the replacement holds.
+  const presence = await enterPresence(ctx, clientId, req, {
     expiresAt: conn.expiresAt,
     ...(req.tag ? { tag: req.tag } : {}),
     ...(req.deviceId ? { deviceId: req.deviceId } : {}),
     ...(protocol ? { protocol } : {}),
   });
+  // Known before registration, so that a `close` racing the follow-up below unregisters it too.
+  const deviceKey = req.deviceToken ? deviceKeyOf({ deviceToken: req.deviceToken, deviceId: req.deviceId }) : req.deviceId;
+  const unreadMode = req.unreadMode === true;
+  const generation = conn.generation;
+  try {
+    await bindConnection(
+      ctx,
+      { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode, deviceKeys: deviceKey ? [deviceKey] : [] },
+      generation,
+    );
+  } catch (err) {
+    // Ended (or taken by another client) while being opened: it must not stay in presence.
+    await removePresence(ctx, clientId, [ctx.connectionId]);
+    throw err;
+  }
   const self = { clientId, connectionId: ctx.connectionId, protocol };
 
   // Back into the room this client left by disconnecting, within the window.

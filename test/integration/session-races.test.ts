@@ -1,20 +1,135 @@
 /**
- * Races around sessions (issue #12: no race undoes a rule): logout while the open's follow-up
- * registers the push device, re-opens of a bound session, and connection records written after
- * `$disconnect`. Each race runs for many rounds, since one round may happen to run in an order
- * that hides the bug.
+ * Races around sessions (issue #12: no race undoes a rule): two logins with one tag at once,
+ * logout while the open's follow-up registers the push device, re-opens of a bound session, and
+ * connection records written after `$disconnect`. Each race runs for many rounds, since one round
+ * may happen to run in an order that hides the bug.
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { TestClient } from '../helpers/client';
+import type { RawData } from 'ws';
+import { TestClient, type Frame } from '../helpers/client';
+import { RawLeanCloud } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 
 const h = useStack();
+const ROUNDS = 20;
+
+let requestN = 0;
+/** Sends `open` and resolves with its reply, or 'closed' when the socket closes first. */
+function openOutcome(c: TestClient, fields: Frame): Promise<Frame | 'closed'> {
+  const id = `race-${++requestN}`;
+  return new Promise((resolve) => {
+    const onMessage = (data: RawData) => {
+      const f = JSON.parse(data.toString()) as Frame;
+      if (f.id !== id || f.reply === undefined) return;
+      done();
+      resolve(f);
+    };
+    const onClose = () => {
+      done();
+      resolve('closed');
+    };
+    const done = () => {
+      c.ws.off('message', onMessage);
+      c.ws.off('close', onClose);
+    };
+    c.ws.on('message', onMessage);
+    c.ws.on('close', onClose);
+    c.send({ action: 'open', id, ...fields });
+  });
+}
 
 async function presenceOf(clientId: string): Promise<Record<string, { tag?: string; deviceId?: string }>> {
   const res = await h.stack.deps.db.send(
     new GetCommand({ TableName: h.stack.config.tables.presence, Key: { clientId }, ConsistentRead: true }),
   );
   return (res.Item?.conns ?? {}) as Record<string, { tag?: string; deviceId?: string }>;
+}
+
+const errorCode = (outcome: Frame | 'closed') =>
+  outcome === 'closed' ? undefined : (outcome.error as { code?: number } | undefined)?.code;
+
+describe('two logins with the same tag at once (item 5)', () => {
+  test.each([
+    ['two new logins from different devices', { deviceId: 'phone-a' }, { deviceId: 'phone-b' }],
+    ['a new login and an automatic reconnect', { deviceId: 'phone-a' }, { deviceId: 'phone-b', reconnect: true }],
+    ['the same device twice', { deviceId: 'phone' }, { deviceId: 'phone' }],
+  ])('%s: exactly one session survives, every round', async (_what, first, second) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const [Tom] = h.names('Tom');
+      const a = h.track(await TestClient.connect(h.url));
+      const b = h.track(await TestClient.connect(h.url));
+      const [ra, rb] = await Promise.all([
+        openOutcome(a, { clientId: Tom, tag: 'mobile', ...first }),
+        openOutcome(b, { clientId: Tom, tag: 'mobile', ...second }),
+      ]);
+      await h.stack.gateway.drain();
+      const live = Object.values(await presenceOf(Tom));
+      expect(live).toHaveLength(1);
+
+      // The loser was refused (a reconnect: 4111, its socket stays up) or replaced (its socket closes).
+      let winner: TestClient;
+      if (errorCode(ra) === 4111 || errorCode(rb) === 4111) {
+        winner = errorCode(ra) === 4111 ? b : a;
+      } else {
+        const closedFirst = await Promise.race([a.closed.then(() => a), b.closed.then(() => b)]);
+        winner = closedFirst === a ? b : a;
+        const told = closedFirst.frames.filter((f) => f.event === 'closed');
+        if (first.deviceId === second.deviceId) expect(told).toEqual([]);
+        else expect(told).toEqual([{ event: 'closed', code: 4111, name: 'SESSION_CONFLICT' }]);
+      }
+      expect(live[0]!.deviceId).toBe(winner === a ? first.deviceId : second.deviceId);
+      expect(winner.closeCode).toBeUndefined();
+      expect(await isBound(winner)).toBe(true);
+      await winner.expectNo('closed');
+    }
+  });
+
+  test('two LeanCloud peer sessions with one tag at once: one ends, the sockets and their other clients stay', async () => {
+    for (let round = 0; round < 10; round++) {
+      const [Tom, Jerry, Nat] = h.names('Tom', 'Jerry', 'Nat');
+      const sockets = await Promise.all([RawLeanCloud.connect(h.url), RawLeanCloud.connect(h.url)]);
+      try {
+        const owners = [Jerry, Nat];
+        for (const [i, s] of sockets.entries()) {
+          expect(await s.request({ cmd: 'session', op: 'open', peerId: owners[i], sessionMessage: {} })).toMatchObject({ op: 'opened' });
+        }
+        // Tom is a further client on each socket (a peer session).
+        const replies = await Promise.all(
+          sockets.map((s, i) =>
+            s.request({ cmd: 'session', op: 'open', peerId: Tom, sessionMessage: { tag: 'Mobile', deviceId: `lc-${i}` } }),
+          ),
+        );
+        await h.stack.gateway.drain();
+        const live = Object.values(await presenceOf(Tom));
+        expect(live).toHaveLength(1);
+        const winner = live[0]!.deviceId === 'lc-0' ? 0 : 1;
+        expect(replies[winner]).toMatchObject({ op: 'opened' });
+        // The other socket's Tom session ended: told session/closed 4111, or its open failed with 4111.
+        const loser = sockets[1 - winner]!;
+        const loserReply = replies[1 - winner]!;
+        const told = loser.received.filter((c) => c.cmd === 'session' && c.op === 'closed' && c.peerId === Tom);
+        if (loserReply.cmd === 'error') expect(loserReply.errorMessage).toMatchObject({ code: 4111 });
+        else expect(told).toMatchObject([{ sessionMessage: { code: 4111 } }]);
+        // The socket's own clients still have their sessions.
+        for (const [i, s] of sockets.entries()) {
+          const online = await s.request({
+            cmd: 'session',
+            op: 'query',
+            peerId: owners[i],
+            sessionMessage: { sessionPeerIds: [owners[i]] },
+          });
+          expect(online).toMatchObject({ op: 'query_result', sessionMessage: { onlineSessionPeerIds: [owners[i]] } });
+        }
+      } finally {
+        for (const s of sockets) s.close();
+      }
+    }
+  });
+});
+
+/** Whether the connection has a session (4105 for any session action otherwise). */
+async function isBound(c: TestClient): Promise<boolean> {
+  return (await c.request('query', { cid: 'x' })).error?.code !== 4105;
 }
 
 let tokenN = 0;
