@@ -15,8 +15,11 @@ export interface Config {
   kickPolicy: 'creator' | 'member';
   /** Most conversations one `find` may read before answering 4310. */
   findMaxCandidates: number;
-  /** Requests per client per 10 s: `send`, and every other limited action (0 = no limit). */
-  rateLimits: { send: number; other: number };
+  /**
+   * Requests per client per 10 s: `send`, and every other limited action; and `open`s per client
+   * and connection (0 = no limit).
+   */
+  rateLimits: { send: number; other: number; open: number };
   /** SNS platform applications per push platform; push is off for a platform without one. */
   pushPlatforms: Partial<Record<PushPlatform, string>>;
   tables: Record<TableName, string>;
@@ -51,7 +54,11 @@ export function configFromEnv(env: Env = process.env): Config {
     pushAlert: env.IM_PUSH_ALERT || '您有新的消息',
     kickPolicy: env.IM_KICK_POLICY === 'member' ? 'member' : 'creator',
     findMaxCandidates: intFrom(env.IM_FIND_MAX_CANDIDATES, 1000),
-    rateLimits: { send: intOrZero(env.IM_RATE_SEND_PER_10S, 50), other: intOrZero(env.IM_RATE_OTHER_PER_10S, 100) },
+    rateLimits: {
+      send: intOrZero(env.IM_RATE_SEND_PER_10S, 50),
+      other: intOrZero(env.IM_RATE_OTHER_PER_10S, 100),
+      open: intOrZero(env.IM_RATE_OPEN_PER_10S, 30),
+    },
     pushPlatforms: {
       ...(env.IM_APNS_PLATFORM_ARN ? { APNS: env.IM_APNS_PLATFORM_ARN } : {}),
       ...(env.IM_APNS_SANDBOX_PLATFORM_ARN ? { APNS_SANDBOX: env.IM_APNS_SANDBOX_PLATFORM_ARN } : {}),

@@ -1,16 +1,23 @@
 /**
  * Per-client rate limits (PROTOCOL.md 4116): fixed 10-second windows counted in the `keys`
  * table with one atomic ADD per request, shared by every Lambda container. Sends and other
- * actions have separate budgets; a request over budget is refused before any work.
+ * actions have separate budgets, `open` one per client and connection; a request over budget is
+ * refused before any work.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { socketOf } from '../adapters/connection-gateway';
 import { ImError } from './errors';
+import type { Config } from './config';
 import type { Ctx } from './route';
 import type { Action } from './schemas';
 
 export const RATE_WINDOW_SECONDS = 10;
 
-/** Never limited: keep-alive, login/logout, and acks (refusing an ack only causes redelivery). */
+/**
+ * Outside the per-client budgets: keep-alive, logout, acks (refusing an ack only causes
+ * redelivery), and login, which has a budget of its own (`spendOpenBudget`): a client must be
+ * able to log in on a new connection however busy its others are.
+ */
 const EXEMPT = new Set<Action>(['ping', 'open', 'close', 'ack']);
 
 export function rateBucket(action: Action): 'send' | 'other' | undefined {
@@ -27,6 +34,20 @@ export async function enforceRateLimit(ctx: Ctx, action: Action, clientId: strin
 
 /** One request against a client's budget; 4116 when it is spent. */
 export async function spendRateBudget(ctx: Ctx, bucket: RateBucket, clientId: string): Promise<void> {
+  await spend(ctx, bucket, clientId, bucket === 'send' ? 'sends' : 'requests');
+}
+
+/**
+ * One `open` (or LeanCloud `session/open`) against the budget of that client on this connection
+ * (the socket, for LeanCloud clients sharing one). Spent before the signature is checked, so
+ * that failing opens are bounded too. A client that behaves opens once or a few times per
+ * connection (again to register a new device token), so the default is far above that.
+ */
+export async function spendOpenBudget(ctx: Ctx, clientId: string): Promise<void> {
+  await spend(ctx, 'open', `${clientId}#${socketOf(ctx.connectionId)}`, 'opens of a client on one connection');
+}
+
+async function spend(ctx: Ctx, bucket: keyof Config['rateLimits'], subject: string, what: string): Promise<void> {
   const limit = ctx.deps.config.rateLimits[bucket];
   if (limit <= 0) return;
   const { db, config } = ctx.deps;
@@ -34,7 +55,7 @@ export async function spendRateBudget(ctx: Ctx, bucket: RateBucket, clientId: st
   const res = await db.send(
     new UpdateCommand({
       TableName: config.tables.keys,
-      Key: { k: `rate#${bucket}#${clientId}#${window}` },
+      Key: { k: `rate#${bucket}#${subject}#${window}` },
       UpdateExpression: 'ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)',
       ExpressionAttributeValues: { ':one': 1, ':exp': (window + 2) * RATE_WINDOW_SECONDS },
       ReturnValues: 'UPDATED_NEW',
@@ -42,9 +63,6 @@ export async function spendRateBudget(ctx: Ctx, bucket: RateBucket, clientId: st
   );
   const n = (res.Attributes?.n as number | undefined) ?? 0;
   if (n > limit) {
-    throw new ImError(
-      'MESSAGE_SENT_QUOTA_EXCEEDED',
-      `rate limit: at most ${limit} ${bucket === 'send' ? 'sends' : 'requests'} per ${RATE_WINDOW_SECONDS} s; retry later`,
-    );
+    throw new ImError('MESSAGE_SENT_QUOTA_EXCEEDED', `rate limit: at most ${limit} ${what} per ${RATE_WINDOW_SECONDS} s; retry later`);
   }
 }

@@ -24,7 +24,7 @@ export function useStack(opts: LocalStackOptions = {}): StackHandle {
     stack = await startLocalStack({
       dataDir: ':memory:',
       ...opts,
-      env: { IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0', ...opts.env },
+      env: { IM_LOG_LEVEL: 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0', IM_RATE_OPEN_PER_10S: '0', ...opts.env },
     });
   });
   afterEach(async () => {

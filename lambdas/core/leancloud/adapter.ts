@@ -53,7 +53,7 @@ export async function handleLeanCloudFrame(socketCtx: Ctx, text: string, socket:
   // From here on, ctx and conn are those of the client the command is for (one of several
   // the socket may carry); the socket's record was loaded to route the frame here.
   try {
-    const { ctx, conn } = await sessionAddressed(socketCtx, socket, command);
+    const { ctx, conn, establish } = await sessionAddressed(socketCtx, socket, command);
     const current = () => sessionOf(ctx, conn);
     const key = `${command.cmd ?? ''}/${command.op ?? ''}`;
     // The same per-client budgets as the native actions these commands map to (which also
@@ -64,7 +64,7 @@ export async function handleLeanCloudFrame(socketCtx: Ctx, text: string, socket:
       case 'echo/':
         return reply({ cmd: 'echo' });
       case 'session/open':
-        return await open(ctx, command);
+        return await open(ctx, command, establish);
       case 'session/refresh':
         return reply(await refresh(ctx, current(), command));
       case 'session/close':

@@ -7,15 +7,28 @@
  * SDK leaves it out while a socket has one client, which then means the socket's own.
  */
 import { PEER_SESSION_SEPARATOR } from '../../adapters/connection-gateway';
+import { ImError } from '../errors';
 import type { Ctx } from '../route';
 import { CLIENT_ID_PATTERN } from '../schemas';
 import { addPeerSession, getConnection, type ConnectionRecord } from '../session-store';
 import type { LcCommand } from './codec';
 
+/**
+ * Clients one socket may carry, its own included. The socket's record lists the others and
+ * `$disconnect` ends each of them, so the list must stay far below DynamoDB's 400 KB item limit
+ * and within one `$disconnect`'s time; an app runs a handful of IMClients per `Realtime`.
+ */
+export const MAX_CLIENTS_PER_SOCKET = 16;
+
 export interface AddressedSession {
   ctx: Ctx;
   /** The record of the session the command is for; undefined when that client has none here. */
   conn: ConnectionRecord | undefined;
+  /**
+   * For a `session/open` of a client the socket has no record for yet: creates it. Called by
+   * the open only once the client is proven, so failed logins leave nothing on the socket.
+   */
+  establish?: () => Promise<ConnectionRecord>;
 }
 
 export async function sessionAddressed(ctx: Ctx, socket: ConnectionRecord, command: LcCommand): Promise<AddressedSession> {
@@ -24,8 +37,18 @@ export async function sessionAddressed(ctx: Ctx, socket: ConnectionRecord, comma
   if (!peer || peer === socket.clientId || (opening && socket.clientId === undefined)) return { ctx, conn: socket };
   const id = `${ctx.connectionId}${PEER_SESSION_SEPARATOR}${peer}`;
   const peerCtx: Ctx = { ...ctx, connectionId: id };
-  if (socket.peers?.has(peer)) return { ctx: peerCtx, conn: await getConnection(ctx, id) };
+  const conn = socket.peers?.has(peer) ? await getConnection(ctx, id) : undefined;
   // A client id that is not valid fails in `open` (4103) before any record would name it.
-  if (!opening || !CLIENT_ID_PATTERN.test(peer)) return { ctx: peerCtx, conn: undefined };
-  return { ctx: peerCtx, conn: await addPeerSession(ctx, socket, id, peer) };
+  if (conn || !opening || !CLIENT_ID_PATTERN.test(peer)) return { ctx: peerCtx, conn };
+  return { ctx: peerCtx, conn: undefined, establish: () => establishPeer(ctx, socket, id, peer) };
+}
+
+async function establishPeer(ctx: Ctx, socket: ConnectionRecord, id: string, clientId: string): Promise<ConnectionRecord> {
+  const full = () =>
+    new ImError('INVALID_LOGIN', `a connection carries at most ${MAX_CLIENTS_PER_SOCKET} clients; open ${clientId} on another one`);
+  const maxPeers = MAX_CLIENTS_PER_SOCKET - 1;
+  if (!socket.peers?.has(clientId) && (socket.peers?.size ?? 0) >= maxPeers) throw full();
+  const record = await addPeerSession(ctx, socket, id, clientId, maxPeers);
+  if (!record) throw full();
+  return record;
 }

@@ -26,7 +26,7 @@ import {
  * anything else is 4112, after which the SDK opens again without one. Without a `peerId` the
  * server makes up a client id (LeanCloud's anonymous login), which `opened` tells the SDK.
  */
-export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse> {
+export async function open(ctx: Ctx, command: LcCommand, establish?: () => Promise<ConnectionRecord>): Promise<RouteResponse> {
   const session = (command.sessionMessage ?? {}) as Sub;
   const signature = signatureOf(session);
   const clientId = command.peerId || randomBytes(15).toString('base64url');
@@ -44,7 +44,7 @@ export async function open(ctx: Ctx, command: LcCommand): Promise<RouteResponse>
       ...(typeof session.lastPatchTime === 'number' && session.lastPatchTime > 0 ? { changesSince: session.lastPatchTime } : {}),
       ...(signature ? { signature } : {}),
     },
-    { proven: reused !== undefined },
+    { proven: reused !== undefined, ...(establish ? { establish } : {}) },
   );
   if (reused) await bindSessionToken(ctx, reused.st);
   const token = reused ?? (await issueSessionToken(ctx, clientId));
