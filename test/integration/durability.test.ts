@@ -2,48 +2,21 @@
  * `npm start`'s process with an on-disk data directory: every acknowledged message survives
  * SIGKILL, and a clean SIGTERM stop works.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestClient } from '../helpers/client';
-
-const root = join(__dirname, '..', '..');
-
-const started: ChildProcess[] = [];
-afterAll(() => started.forEach((p) => p.exitCode === null && p.kill('SIGKILL')));
-
-function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'local.ts')], {
-    env: { ...process.env, PORT: '0', IM_DATA_DIR: dataDir, IM_LOG_LEVEL: 'warn', IM_RATE_SEND_PER_10S: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(proc);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready: (ws:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1]! });
-      }
-    });
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-}
-
-const exited = (p: ChildProcess) =>
-  new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+import { crash, exited, killAllServers, startServer } from '../helpers/server-process';
 
 describe('durability of the local runtime', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'im-durability-'));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await killAllServers();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test('SIGKILL in the middle of a stream of sends loses no acknowledged message', async () => {
     let server = await startServer(dir);
@@ -60,8 +33,7 @@ describe('durability of the local runtime', () => {
       }
     })();
     while (acked.length < 150) await new Promise((r) => setTimeout(r, 10));
-    server.proc.kill('SIGKILL');
-    await exited(server.proc);
+    await crash(server);
     stop = true;
     await sender;
     await tom.closed;
