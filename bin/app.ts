@@ -18,6 +18,6 @@ new ImStack(app, ctx('stackName') ?? 'ServerlessIm', {
   pushAlert: ctx('pushAlert'),
   kickPolicy: ctx('kickPolicy') as ImStackProps['kickPolicy'],
   logLevel: ctx('logLevel') as ImStackProps['logLevel'],
-  rateLimits: { sendPer10s: num(ctx('rateSendPer10s')), otherPer10s: num(ctx('rateOtherPer10s')) },
+  rateLimits: { sendPer10s: num(ctx('rateSendPer10s')), otherPer10s: num(ctx('rateOtherPer10s')), openPer10s: num(ctx('rateOpenPer10s')) },
   findMaxCandidates: num(ctx('findMaxCandidates')),
 });

@@ -76,10 +76,11 @@ export interface ImBackendProps {
    */
   readonly logLevel?: LogLevel;
   /**
-   * Requests per client per 10 s: `send`, and every other limited action; 0 turns a limit off.
-   * @default { sendPer10s: 50, otherPer10s: 100 }
+   * Requests per client per 10 s: `send`, and every other limited action; `open`s per client and
+   * connection per 10 s; 0 turns a limit off.
+   * @default { sendPer10s: 50, otherPer10s: 100, openPer10s: 30 }
    */
-  readonly rateLimits?: { readonly sendPer10s?: number; readonly otherPer10s?: number };
+  readonly rateLimits?: { readonly sendPer10s?: number; readonly otherPer10s?: number; readonly openPer10s?: number };
   /**
    * Most conversations one `find` may read before answering 4310.
    * @default 1000
@@ -97,6 +98,7 @@ export function settingsEnvironment(props: ImBackendProps): Record<string, strin
     ['IM_LOG_LEVEL', props.logLevel],
     ['IM_RATE_SEND_PER_10S', props.rateLimits?.sendPer10s],
     ['IM_RATE_OTHER_PER_10S', props.rateLimits?.otherPer10s],
+    ['IM_RATE_OPEN_PER_10S', props.rateLimits?.openPer10s],
     ['IM_FIND_MAX_CANDIDATES', props.findMaxCandidates],
   ];
   for (const [name, value] of entries) {

@@ -37,7 +37,7 @@ test('typed settings become the functions environment', () => {
     maxMessageBytes: 2048,
     kickPolicy: 'member',
     logLevel: 'warn',
-    rateLimits: { sendPer10s: 0, otherPer10s: 30 },
+    rateLimits: { sendPer10s: 0, otherPer10s: 30, openPer10s: 5 },
     findMaxCandidates: 500,
     pushAlert: 'New message',
   });
@@ -51,6 +51,7 @@ test('typed settings become the functions environment', () => {
         IM_LOG_LEVEL: 'warn',
         IM_RATE_SEND_PER_10S: '0',
         IM_RATE_OTHER_PER_10S: '30',
+        IM_RATE_OPEN_PER_10S: '5',
         IM_FIND_MAX_CANDIDATES: '500',
         IM_PUSH_ALERT: 'New message',
       }),
