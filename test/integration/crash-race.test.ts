@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, type RawData } from 'ws';
 import { TestClient, type Frame, type Reply } from '../helpers/client';
+import { seededRandom } from '../helpers/random';
 import { crash, killAllServers, startServer, type ServerProcess } from '../helpers/server-process';
 
 // A fixed default makes the plan repeatable (CI runs the same one every time); IM_CRASH_SEED tries others.
@@ -62,17 +63,6 @@ let t0 = Date.now();
 /** Milliseconds since the test started, for the report. */
 const now = () => Date.now() - t0;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * One generator per actor, derived from the seed and the actor's name, so that an actor's
  * choices do not depend on how the actors happen to interleave.
@@ -82,7 +72,7 @@ class Rng {
   constructor(name: string) {
     let h = 0x811c9dc5 ^ SEED;
     for (const ch of name) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
-    this.next = mulberry32(h >>> 0);
+    this.next = seededRandom(h >>> 0);
   }
   /** Integer in [lo, hi]. */
   int(lo: number, hi: number): number {

@@ -7,6 +7,7 @@ import { GetEndpointAttributesCommand, PublishCommand, SNSClient } from '@aws-sd
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient, type Frame } from '../helpers/client';
 import { useStack } from '../helpers/stack';
+import { takePushes } from '../helpers/pushes';
 
 const h = useStack();
 
@@ -24,14 +25,7 @@ let tokenN = 0;
 const newToken = () => `${(++tokenN).toString(16).padStart(8, '0')}${'cd'.repeat(28)}`;
 const open = async (id: string, extra: Frame = {}) => h.track(await TestClient.open(h.url, id, extra));
 
-/** Everything published since the last call, once all background work (workers) finished. */
-async function pushes(): Promise<Push[]> {
-  await h.stack.gateway.drain();
-  const res = await fetch(`http://127.0.0.1:${h.stack.port}/_local/pushes`);
-  const list = (await res.json()) as Push[];
-  await fetch(`http://127.0.0.1:${h.stack.port}/_local/pushes`, { method: 'DELETE' });
-  return list;
-}
+const pushes = () => takePushes<Push>(h);
 
 async function devicesItem(clientId: string): Promise<Record<string, unknown> | undefined> {
   const res = await h.stack.deps.db.send(

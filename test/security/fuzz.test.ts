@@ -3,6 +3,7 @@
  * the process stays up, every frame carrying an id is answered exactly once, no reply leaks
  * internals, and the stored data keeps its invariants.
  */
+import { seededRandom } from '../helpers/random';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient } from '../helpers/client';
 import { useStack } from '../helpers/stack';
@@ -10,18 +11,6 @@ import { useStack } from '../helpers/stack';
 const h = useStack({ env: { IM_LOG_LEVEL: process.env.FUZZ_LOG ?? 'silent', IM_RATE_SEND_PER_10S: '0', IM_RATE_OTHER_PER_10S: '0' } });
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 2500);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
-
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ACTIONS = [
   'ping',
@@ -94,7 +83,7 @@ const STRINGS = [
 ];
 
 export function generator(seed: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const value = (depth: number): unknown => {
     const k = Math.floor(r() * (depth > 6 ? 6 : 10));
