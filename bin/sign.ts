@@ -7,7 +7,7 @@
  *   npm run sign -- join Tom <cid>
  *   npm run sign -- invite Tom <cid> Bob Alex      (kick likewise)
  */
-import { signAction, type SignedAction } from '../lambdas/core/signatures';
+import { signAction, type SignedAction } from '../lambdas/domain/signatures';
 
 const ACTIONS = ['open', 'create', 'join', 'invite', 'kick'] as const;
 

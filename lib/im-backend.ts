@@ -88,7 +88,7 @@ export interface ImBackendProps {
   readonly findMaxCandidates?: number;
 }
 
-/** The function environment for the typed settings (lambdas/core/config.ts reads these names). */
+/** The function environment for the typed settings (lambdas/runtime/config.ts reads these names). */
 export function settingsEnvironment(props: ImBackendProps): Record<string, string> {
   const entries: [string, string | number | undefined][] = [
     ['IM_APP_ID', props.appId],
@@ -309,7 +309,7 @@ export class ImBackend extends Construct {
     );
     return new NodejsFunction(this, `${name}Function`, {
       role,
-      entry: join(__dirname, '..', 'lambdas', `${handler}.ts`),
+      entry: join(__dirname, '..', 'lambdas', 'handlers', `${handler}.ts`),
       handler: 'handler',
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,

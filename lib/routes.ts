@@ -1,5 +1,5 @@
 /**
- * THE route table. Route key (the frame's `action`) → handler module under `lambdas/`,
+ * THE route table. Route key (the frame's `action`) → handler module under `lambdas/handlers/`,
  * plus exactly what that handler may touch. The CDK stack creates one Lambda per entry with
  * IAM built from `tables`/`indexes`/`postsToConnections`; the local gateway loads the same
  * modules. Adding a feature = one handler file + one line here.
@@ -11,7 +11,7 @@ export type Access = 'r' | 'w' | 'rw';
 export interface RouteDef {
   /** API Gateway route key: `$connect`, `$disconnect`, `$default` or the frame's `action`. */
   routeKey: string;
-  /** Module under `lambdas/` (without extension) exporting `handler` and `handle`. */
+  /** Module under `lambdas/handlers/` (without extension) exporting `handler` and `handle`. */
   handler: string;
   tables: Partial<Record<TableName, Access>>;
   /** Secondary indexes queried, as `table.index`. */
@@ -42,7 +42,7 @@ export type SnsAction = 'CreatePlatformEndpoint' | 'GetEndpointAttributes' | 'Se
 /** A function that no client frame reaches: started by routes with an asynchronous invoke. */
 export interface WorkerDef {
   name: string;
-  /** Module under `lambdas/` exporting `handler` and `handle`. */
+  /** Module under `lambdas/handlers/` exporting `handler` and `handle`. */
   handler: string;
   tables: Partial<Record<TableName, Access>>;
   indexes?: `${TableName}.${string}`[];

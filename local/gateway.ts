@@ -8,8 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { Logger } from '../lambdas/core/log';
-import type { RouteResponse, WsEvent } from '../lambdas/core/route';
+import type { Logger } from '../lambdas/runtime/log';
+import type { RouteResponse, WsEvent } from '../lambdas/runtime/route';
 
 export interface GatewayLimits {
   /** API Gateway: a single frame may carry at most 32 KB. */

@@ -4,7 +4,7 @@
  * that starts touching an undeclared table or index fails the local suite instead of failing on
  * AWS with AccessDenied.
  */
-import type { Item } from '../lambdas/adapters/dynamo';
+import type { Item } from '../lambdas/stores/dynamo';
 import { DYNAMODB_ACTIONS, type Grants } from '../lib/routes';
 import type { TableName } from '../lib/tables';
 

@@ -2,12 +2,12 @@
  * The whole backend in one process: embedded DynamoDB, the local gateway, and every route
  * handler from the route table, talking through the real AWS SDK clients.
  */
-import { ManagementApiGateway } from '../lambdas/adapters/connection-gateway';
-import { createDb, type Db } from '../lambdas/adapters/dynamo';
-import { configFromEnv, type Config } from '../lambdas/core/config';
-import { envMasterKeys, type Deps } from '../lambdas/core/deps';
-import { createLogger, parseLogLevel, type Logger } from '../lambdas/core/log';
-import type { Handle } from '../lambdas/core/route';
+import { ManagementApiGateway } from '../lambdas/gateways/connection-gateway';
+import { createDb, type Db } from '../lambdas/stores/dynamo';
+import { configFromEnv, type Config } from '../lambdas/runtime/config';
+import { envMasterKeys, type Deps } from '../lambdas/runtime/deps';
+import { createLogger, parseLogLevel, type Logger } from '../lambdas/runtime/log';
+import type { Handle } from '../lambdas/runtime/route';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ROUTES, WORKERS, type Grants } from '../lib/routes';
 import { grantCheck, type GrantViolation } from './grants';
@@ -54,8 +54,8 @@ type WorkerHandle = (payload: object, deps: Deps) => Promise<object>;
 async function loadWorkers(): Promise<Map<string, WorkerHandle>> {
   const workers = new Map<string, WorkerHandle>();
   for (const w of WORKERS) {
-    const mod = (await import(`../lambdas/${w.handler}`)) as { handle?: WorkerHandle };
-    if (typeof mod.handle !== 'function') throw new Error(`lambdas/${w.handler} does not export handle`);
+    const mod = (await import(`../lambdas/handlers/${w.handler}`)) as { handle?: WorkerHandle };
+    if (typeof mod.handle !== 'function') throw new Error(`lambdas/handlers/${w.handler} does not export handle`);
     workers.set(w.name, mod.handle);
   }
   return workers;
@@ -64,8 +64,8 @@ async function loadWorkers(): Promise<Map<string, WorkerHandle>> {
 async function loadHandlers(): Promise<Map<string, Handle>> {
   const handlers = new Map<string, Handle>();
   for (const r of ROUTES) {
-    const mod = (await import(`../lambdas/${r.handler}`)) as { handle?: Handle };
-    if (typeof mod.handle !== 'function') throw new Error(`lambdas/${r.handler} does not export handle`);
+    const mod = (await import(`../lambdas/handlers/${r.handler}`)) as { handle?: Handle };
+    if (typeof mod.handle !== 'function') throw new Error(`lambdas/handlers/${r.handler} does not export handle`);
     handlers.set(r.routeKey, mod.handle);
   }
   return handlers;

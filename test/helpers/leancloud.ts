@@ -4,7 +4,7 @@
  * the SDK does not expose.
  */
 import { WebSocket } from 'ws';
-import { decodeFrame, encodeFrame, type LcCommand } from '../../lambdas/core/leancloud/codec';
+import { decodeFrame, encodeFrame, type LcCommand } from '../../lambdas/leancloud/codec';
 import type { StackHandle } from './stack';
 
 export interface LcMessage {

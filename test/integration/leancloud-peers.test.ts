@@ -4,7 +4,7 @@
  * `session/open` spends the open budget.
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { signAction } from '../../lambdas/core/signatures';
+import { signAction } from '../../lambdas/domain/signatures';
 import { RawLeanCloud } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 

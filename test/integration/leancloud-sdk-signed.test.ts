@@ -6,7 +6,7 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { request } from 'node:http';
-import { signAction, type SignedAction } from '../../lambdas/core/signatures';
+import { signAction, type SignedAction } from '../../lambdas/domain/signatures';
 import { next, RawLeanCloud, SDK_VERSIONS, useRealtime } from '../helpers/leancloud';
 import { useStack } from '../helpers/stack';
 

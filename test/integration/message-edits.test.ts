@@ -1,5 +1,5 @@
 /** `edit` and `recall` (extensions): the sender changes or takes back a stored message. */
-import { RECALLED_DATA } from '../../lambdas/core/message-edits';
+import { RECALLED_DATA } from '../../lambdas/domain/message-edits';
 import { TestClient } from '../helpers/client';
 import { useStack } from '../helpers/stack';
 

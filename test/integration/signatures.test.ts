@@ -1,5 +1,5 @@
 /** Signatures for open and create when IM_SIGNATURE_REQUIRED=true (PROTOCOL.md §12). */
-import { sign, signedString } from '../../lambdas/core/signatures';
+import { sign, signedString } from '../../lambdas/domain/signatures';
 import { TestClient } from '../helpers/client';
 import { useStack } from '../helpers/stack';
 

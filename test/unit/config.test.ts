@@ -1,5 +1,5 @@
-import { configFromEnv } from '../../lambdas/core/config';
-import { mapLimit } from '../../lambdas/core/concurrency';
+import { configFromEnv } from '../../lambdas/runtime/config';
+import { mapLimit } from '../../lambdas/domain/concurrency';
 import { createTableInput } from '../../local/dynamo';
 import { TABLES } from '../../lib/tables';
 

@@ -1,4 +1,4 @@
-import { ACKED_AHEAD_MAX, advanceDeliveredPoint, gapsToExamine } from '../../lambdas/core/delivered-point';
+import { ACKED_AHEAD_MAX, advanceDeliveredPoint, gapsToExamine } from '../../lambdas/domain/delivered-point';
 
 describe('gapsToExamine', () => {
   test('the unacked seqs between the point and the highest ack, lowest first', () => {

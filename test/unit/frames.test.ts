@@ -1,5 +1,5 @@
-import { unroutableReply } from '../../lambdas/core/frames';
-import { replyFrame } from '../../lambdas/core/route';
+import { unroutableReply } from '../../lambdas/protocol/frames';
+import { replyFrame } from '../../lambdas/runtime/route';
 
 test('unroutable frames with an id get 4114; without one, nothing', () => {
   expect(JSON.parse(unroutableReply('{"action":"nope","id":"1"}')!)).toEqual({

@@ -1,4 +1,4 @@
-import { newConversationId, randomToken, seqOfMessageId, storedMessageId, transientMessageId } from '../../lambdas/core/ids';
+import { newConversationId, randomToken, seqOfMessageId, storedMessageId, transientMessageId } from '../../lambdas/domain/ids';
 
 test('stored message ids carry their sequence number', () => {
   for (const seq of [1, 35, 36, 1_000_000, 2 ** 40]) {

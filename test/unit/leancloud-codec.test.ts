@@ -2,7 +2,7 @@
  * The LeanCloud frame codec against the official SDK's own protobuf classes (leancloud-realtime
  * 4.3.1, protobufjs 5): what the SDK encodes we decode, and what we encode the SDK decodes.
  */
-import { LcDecodeError, decodeFrame, encodeFrame } from '../../lambdas/core/leancloud/codec';
+import { LcDecodeError, decodeFrame, encodeFrame } from '../../lambdas/leancloud/codec';
 
 // The SDK ships CommonJS protobufjs-5 classes without types.
 const sdk = require('leancloud-realtime/proto/message-compiled').push_server.messages2 as {

@@ -1,4 +1,4 @@
-import { dedupeIdOf } from '../../lambdas/core/leancloud/message-commands';
+import { dedupeIdOf } from '../../lambdas/leancloud/message-commands';
 
 describe('dedupeIdOf (the SDK dt as a clientMsgId)', () => {
   test('SDK ids pass unchanged', () => {

@@ -1,5 +1,5 @@
 /** Native events encoded as LeanCloud pushes, decoded by the official SDK's own protobuf classes. */
-import { leanCloudFrame } from '../../lambdas/core/leancloud/events';
+import { leanCloudFrame } from '../../lambdas/leancloud/encoder';
 
 const sdk = require('leancloud-realtime/proto/message-compiled').push_server.messages2 as {
   GenericCommand: { decode64(s: string): unknown };

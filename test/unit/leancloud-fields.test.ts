@@ -1,5 +1,5 @@
 /** Reading JSON fields of LeanCloud commands: the same guards as native frames. */
-import { jsonOf, signatureOf } from '../../lambdas/core/leancloud/fields';
+import { jsonOf, signatureOf } from '../../lambdas/leancloud/fields';
 
 test('jsonOf: a JSON object, or 4114 for anything else and for prototype keys or deep nesting', () => {
   expect(jsonOf({ data: '{"name":"n","attr":{"x":1}}' }, 'attr')).toEqual({ name: 'n', attr: { x: 1 } });

@@ -1,6 +1,6 @@
 /** Master keys from Secrets Manager: read once, cached, rotation form, failures not cached. */
-import { envMasterKeys, secretMasterKeys } from '../../lambdas/core/deps';
-import { configFromEnv } from '../../lambdas/core/config';
+import { envMasterKeys, secretMasterKeys } from '../../lambdas/runtime/deps';
+import { configFromEnv } from '../../lambdas/runtime/config';
 
 test('a plain secret string is the key; it is fetched once per container', async () => {
   let calls = 0;

@@ -1,4 +1,4 @@
-import { APNS_MAX_BYTES, alertFor, buildApnsPayload, snsMessage } from '../../lambdas/core/push-payload';
+import { APNS_MAX_BYTES, alertFor, buildApnsPayload, snsMessage } from '../../lambdas/domain/push-payload';
 
 const base = { alert: '您有新的消息', badge: 3, cid: 'c'.repeat(24), messageId: 'AbCdEfGhIjKl.1z' };
 const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v), 'utf8');

@@ -1,12 +1,12 @@
 /** The handler framework: replies, fire-and-forget, and internal errors that reveal nothing. */
-import type { ConnectionGateway } from '../../lambdas/adapters/connection-gateway';
-import type { Db } from '../../lambdas/adapters/dynamo';
-import { configFromEnv } from '../../lambdas/core/config';
-import type { Deps } from '../../lambdas/core/deps';
-import { createLogger } from '../../lambdas/core/log';
-import type { WsEvent } from '../../lambdas/core/route';
-import { handle as ping } from '../../lambdas/ping';
-import { handle as send } from '../../lambdas/send';
+import type { ConnectionGateway } from '../../lambdas/gateways/connection-gateway';
+import type { Db } from '../../lambdas/stores/dynamo';
+import { configFromEnv } from '../../lambdas/runtime/config';
+import type { Deps } from '../../lambdas/runtime/deps';
+import { createLogger } from '../../lambdas/runtime/log';
+import type { WsEvent } from '../../lambdas/runtime/route';
+import { handle as ping } from '../../lambdas/handlers/ping';
+import { handle as send } from '../../lambdas/handlers/send';
 
 function event(body: string): WsEvent {
   return {

@@ -1,5 +1,5 @@
-import { ImError } from '../../lambdas/core/errors';
-import { MAX_DEPTH, parseOrThrow, schemas, unsafeJsonReason } from '../../lambdas/core/schemas';
+import { ImError } from '../../lambdas/protocol/errors';
+import { MAX_DEPTH, parseOrThrow, schemas, unsafeJsonReason } from '../../lambdas/protocol/schemas';
 
 const code = (fn: () => unknown) => {
   try {

@@ -1,7 +1,7 @@
 /** Lone surrogates anywhere in a frame (keys or values) are refused before any schema runs. */
-import { ImError } from '../../lambdas/core/errors';
-import { jsonOf } from '../../lambdas/core/leancloud/fields';
-import { parseOrThrow, schemas, unsafeJsonReason } from '../../lambdas/core/schemas';
+import { ImError } from '../../lambdas/protocol/errors';
+import { jsonOf } from '../../lambdas/leancloud/fields';
+import { parseOrThrow, schemas, unsafeJsonReason } from '../../lambdas/protocol/schemas';
 
 const reason = (fn: () => unknown) => {
   try {

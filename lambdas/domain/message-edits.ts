@@ -1,0 +1,128 @@
+/**
+ * Editing and recalling sent messages (extension of PROTOCOL.md; LeanCloud's `patch`). Only the
+ * sender may change a message, while still in the conversation (or room). The stored message is
+ * rewritten, so history shows the new content; everyone in the audience who is online gets
+ * `messageUpdated`. A recalled message keeps its id and timestamp, and its data becomes
+ * LeanCloud's recalled-message type (-127), which the SDKs render as "[该消息已撤回]".
+ */
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from './concurrency';
+import type { ConversationProgress } from '../stores/conversations';
+import { isConditionFailed, ImError } from '../protocol/errors';
+import { seqOfMessageId } from './ids';
+import { messageView, type MessageRecord, type MessageView } from './message-model';
+import { getMessage } from '../stores/messages';
+import { audienceFor, checkSize, replyAndDeliver, typeField } from './messages';
+import type { Ctx, WithFollowUp } from '../runtime/route';
+import type { Session } from '../stores/connections';
+
+/** The data a recalled message is left with. */
+export const RECALLED_DATA = JSON.stringify({ _lctype: -127 });
+
+export interface MessageChange {
+  cid: string;
+  messageId: string;
+  /** New data (edit); ignored when recalling. */
+  data?: string;
+  recall?: boolean;
+}
+
+export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Session): Promise<{ message: MessageView } | WithFollowUp> {
+  const data = change.recall ? RECALLED_DATA : change.data;
+  if (data === undefined) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'an edit needs data');
+  checkSize(ctx, data);
+  const audience = await audienceFor(ctx, change.cid, session);
+  const seq = seqOfMessageId(change.messageId);
+  const stored = seq === undefined ? undefined : await getMessage(ctx, change.cid, seq);
+  if (!stored || stored.id !== change.messageId) throw new ImError('MESSAGE_NOT_FOUND', 'no such message in this conversation');
+  if (stored.from !== session.clientId) throw new ImError('OWNERSHIP_REQUIRED', 'only the sender can edit or recall a message');
+  if (stored.recalled) {
+    if (change.recall) return { message: messageView(stored) };
+    throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'a recalled message cannot be edited');
+  }
+  const { lctype: _old, ...rest } = stored;
+  const updated: MessageRecord = {
+    ...rest,
+    ...typeField(data),
+    data,
+    updatedAt: Math.max(ctx.now, (stored.updatedAt ?? stored.timestamp) + 1),
+    ...(change.recall ? { recalled: true } : {}),
+  };
+  await rewrite(ctx, updated);
+  await notePatch(ctx, change.cid, updated.updatedAt!);
+  const message = messageView(updated);
+  return replyAndDeliver(ctx, change.cid, audience, { event: 'messageUpdated', message }, { message });
+}
+
+/** Writes the new content unless the message was recalled meanwhile (a recall is final). */
+async function rewrite(ctx: Ctx, m: MessageRecord): Promise<void> {
+  const { db, config } = ctx.deps;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: config.tables.messages,
+        Key: { cid: m.cid, seq: m.seq },
+        UpdateExpression:
+          `SET #data = :d, updatedAt = :u${m.recalled ? ', recalled = :r' : ''}` +
+          (m.lctype !== undefined ? ', lctype = :t' : ' REMOVE lctype'),
+        ConditionExpression: '#from = :me AND attribute_not_exists(recalled)',
+        ExpressionAttributeNames: { '#data': 'data', '#from': 'from' },
+        ExpressionAttributeValues: {
+          ':d': m.data,
+          ':u': m.updatedAt,
+          ':me': m.from,
+          ...(m.recalled ? { ':r': true } : {}),
+          ...(m.lctype !== undefined ? { ':t': m.lctype } : {}),
+        },
+      }),
+    );
+  } catch (err) {
+    if (isConditionFailed(err)) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'the message was recalled meanwhile');
+    throw err;
+  }
+}
+
+/** The conversation remembers its latest edit, so that catching up skips untouched conversations. */
+async function notePatch(ctx: Ctx, cid: string, at: number): Promise<void> {
+  const { db, config } = ctx.deps;
+  await db
+    .send(
+      new UpdateCommand({
+        TableName: config.tables.conversations,
+        Key: { cid },
+        UpdateExpression: 'SET lastPatchAt = :t',
+        ConditionExpression: 'attribute_exists(cid) AND (attribute_not_exists(lastPatchAt) OR lastPatchAt < :t)',
+        ExpressionAttributeValues: { ':t': at },
+      }),
+    )
+    .catch((err: unknown) => {
+      if (!isConditionFailed(err)) throw err;
+    });
+}
+
+/** Most changes one catch-up returns per conversation (the newest ones). */
+export const PATCHES_MAX_PER_CONVERSATION = 100;
+
+/**
+ * Messages of the given conversations (with their progress, as read at login) edited or recalled
+ * after `since` (ms), oldest change first per conversation: what a client that was away missed.
+ * One Query for each conversation changed since; none for the others.
+ */
+export async function changedSince(ctx: Ctx, progress: Map<string, ConversationProgress>, since: number): Promise<MessageView[]> {
+  const { db, config } = ctx.deps;
+  const touched = [...progress].filter(([, p]) => p.lastPatchAt !== null && p.lastPatchAt > since).map(([cid]) => cid);
+  const pages = await mapLimit(touched, 8, async (cid) => {
+    const res = await db.send(
+      new QueryCommand({
+        TableName: config.tables.messages,
+        IndexName: 'byUpdate',
+        KeyConditionExpression: 'cid = :c AND updatedAt > :t',
+        ExpressionAttributeValues: { ':c': cid, ':t': since },
+        ScanIndexForward: false,
+        Limit: PATCHES_MAX_PER_CONVERSATION,
+      }),
+    );
+    return ((res.Items ?? []) as unknown as MessageRecord[]).reverse().map((m) => messageView(m));
+  });
+  return pages.flat();
+}

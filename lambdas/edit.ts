@@ -1,8 +1,0 @@
-/** `edit` (extension): the sender replaces a stored message's data; the audience gets `messageUpdated`. */
-import { modifyMessage } from './core/message-edits';
-import { defineAction } from './core/route';
-
-export const { handle, handler } = defineAction('edit', {
-  session: true,
-  run: (ctx, req, session) => modifyMessage(ctx, req, session),
-});

@@ -1,0 +1,5 @@
+/** `find`: conversation search (PROTOCOL.md §10). */
+import { findConversations } from '../domain/find';
+import { defineAction } from '../runtime/route';
+
+export const { handle, handler } = defineAction('find', { session: true, run: findConversations });

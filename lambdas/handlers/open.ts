@@ -1,0 +1,5 @@
+/** `open`: binds the connection to a client (PROTOCOL.md §5). */
+import { defineAction } from '../runtime/route';
+import { openSession } from '../domain/sessions';
+
+export const { handle, handler } = defineAction('open', { session: false, run: openSession });

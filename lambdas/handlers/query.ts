@@ -1,0 +1,11 @@
+/**
+ * `query`: message history, newest page first (PROTOCOL.md §4); with `after` (extension), the
+ * oldest page after that message instead.
+ */
+import { queryHistory } from '../domain/messages';
+import { defineAction } from '../runtime/route';
+
+export const { handle, handler } = defineAction('query', {
+  session: true,
+  run: (ctx, req, session) => queryHistory(ctx, { ...req, from: req.after ? 'oldest' : 'newest' }, session),
+});

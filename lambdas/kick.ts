@@ -1,5 +1,0 @@
-/** `kick`: the creator (or, with IM_KICK_POLICY=member, any member) removes others (PROTOCOL.md §6). */
-import { kickMembers } from './core/membership';
-import { defineAction } from './core/route';
-
-export const { handle, handler } = defineAction('kick', { session: true, run: kickMembers });

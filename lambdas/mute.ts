@@ -1,8 +1,0 @@
-/** `mute`: no offline push from this conversation for the caller; messages still arrive. */
-import { muteConversation } from './core/membership';
-import { defineAction } from './core/route';
-
-export const { handle, handler } = defineAction('mute', {
-  session: true,
-  run: (ctx, req, session) => muteConversation(ctx, req.cid, session, true),
-});

@@ -1,4 +1,0 @@
-/** `ping`: keep-alive; needs no session. */
-import { defineAction } from './core/route';
-
-export const { handle, handler } = defineAction('ping', { session: false, run: async () => ({}) });

@@ -1,8 +1,0 @@
-/** `recall` (extension): the sender takes a stored message back; the audience gets `messageUpdated`. */
-import { modifyMessage } from './core/message-edits';
-import { defineAction } from './core/route';
-
-export const { handle, handler } = defineAction('recall', {
-  session: true,
-  run: (ctx, req, session) => modifyMessage(ctx, { ...req, recall: true }, session),
-});
