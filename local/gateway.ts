@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { Logger } from '../lambdas/runtime/log';
+import type { Logger } from '../lambdas/domain/context';
 import type { RouteResponse, WsEvent } from '../lambdas/runtime/route';
 
 export interface GatewayLimits {

@@ -4,12 +4,15 @@
  */
 import { ManagementApiGateway } from '../lambdas/gateways/connection-gateway';
 import { createDb, type Db } from '../lambdas/stores/dynamo';
-import { configFromEnv, type Config } from '../lambdas/runtime/config';
-import { envMasterKeys, type Deps } from '../lambdas/runtime/deps';
-import { createLogger, parseLogLevel, type Logger } from '../lambdas/runtime/log';
+import { configFromEnv } from '../lambdas/runtime/config';
+import { type Config, type Deps, type Logger } from '../lambdas/domain/context';
+import { envMasterKeys } from '../lambdas/runtime/deps';
+import { createLogger, parseLogLevel } from '../lambdas/runtime/log';
 import type { Handle } from '../lambdas/runtime/route';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ROUTES, WORKERS, type Grants } from '../lib/routes';
+import { leanCloudEncoder } from '../lambdas/leancloud';
+import { encodeNativeEvent } from '../lambdas/protocol/events';
 import { grantCheck, type GrantViolation } from './grants';
 import { LOCAL_APNS_APP, LOCAL_APNS_SANDBOX_APP, LocalSns } from './sns';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
@@ -117,6 +120,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let snsClient: SNSClient | undefined;
     const deps: Deps = {
       config,
+      encoders: { native: encodeNativeEvent, leancloud: leanCloudEncoder },
       db,
       log,
       now: opts.now ?? (() => Date.now()),

@@ -10,12 +10,12 @@ import {
   replaceConversationDetails,
   requireConversation,
   type ConversationRecord,
-  type ConversationView,
 } from '../stores/conversations';
+import { type ConversationView } from '../protocol/views';
 import { checkAttributesSize } from './conversations';
 import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 import { FORBIDDEN_KEYS } from '../protocol/schemas';
 import type { Session } from '../stores/connections';
 
@@ -90,7 +90,7 @@ export async function updateConversation(
       const members = conv.transient ? undefined : await memberIds(ctx, conv.cid);
       if (members) {
         const event = {
-          event: 'updated',
+          event: 'updated' as const,
           cid: conv.cid,
           by: session.clientId,
           name: next.name ?? null,

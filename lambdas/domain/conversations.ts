@@ -9,13 +9,13 @@ import {
   putConversation,
   putMembers,
   type ConversationRecord,
-  type ConversationView,
 } from '../stores/conversations';
+import { type ConversationView } from '../protocol/views';
 import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { newConversationId } from './ids';
 import { claimKey, getKey } from '../stores/keys';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 import { jsonBytes, type Request } from '../protocol/schemas';
 import type { Session } from '../stores/connections';
 import { enterRoom } from './rooms';

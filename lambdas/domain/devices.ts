@@ -12,10 +12,8 @@ import {
   SetEndpointAttributesCommand,
 } from '@aws-sdk/client-sns';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, setMapEntry } from '../stores/dynamo';
-import type { PushPlatform } from '../runtime/config';
-import { isConditionFailed, applied } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import { batchGetAll, setMapEntry, isConditionFailed, applied } from '../stores/dynamo';
+import type { PushPlatform, Ctx } from './context';
 
 export interface Device {
   token: string;

@@ -4,8 +4,8 @@
  * offline for this delivery unless another of its connections took the frame.
  */
 import { mapLimit } from './concurrency';
-import { leanCloudFrame } from '../leancloud/encoder';
-import type { Ctx } from '../runtime/route';
+import type { ServerEvent } from '../protocol/events';
+import type { Ctx } from './context';
 import { deleteConnection, LEFT_MARKER_MS, presenceOf, removePresence } from '../stores/connections';
 import type { WireProtocol } from '../protocol/subprotocols';
 
@@ -20,21 +20,22 @@ export interface Target {
 }
 
 /**
- * Encodes an event for each target's protocol, once per protocol and client: native JSON, or
- * the LeanCloud push (none for events LeanCloud has no equivalent of).
+ * Encodes an event for each target's protocol with the encoders the composition root wired in
+ * (`Deps.encoders`): once per protocol, except where the encoding names the recipient.
  */
-export function framer(event: object): (target: Pick<Target, 'clientId' | 'protocol'>) => string | undefined {
-  let json: string | undefined;
+export function framer(ctx: Ctx, event: ServerEvent): (target: Pick<Target, 'clientId' | 'protocol'>) => string | undefined {
+  let native: string | undefined;
   return (t) => {
-    if (t.protocol === 'leancloud') return leanCloudFrame(event as { event: string }, t.clientId);
-    json ??= JSON.stringify(event);
-    return json;
+    const protocol = t.protocol ?? 'native';
+    if (protocol !== 'native') return ctx.deps.encoders[protocol](event, t.clientId);
+    native ??= ctx.deps.encoders.native(event, t.clientId);
+    return native;
   };
 }
 
 /** Posts one event to one connection in its protocol; 'skipped' when it has no form there. */
-export async function postEvent(ctx: Ctx, target: Target, event: object): Promise<'ok' | 'gone' | 'skipped'> {
-  const frame = framer(event)(target);
+export async function postEvent(ctx: Ctx, target: Target, event: ServerEvent): Promise<'ok' | 'gone' | 'skipped'> {
+  const frame = framer(ctx, event)(target);
   return frame === undefined ? 'skipped' : ctx.gateway.post(target.connectionId, frame);
 }
 
@@ -53,9 +54,9 @@ export async function dropDeadConnection(ctx: Ctx, target: Target): Promise<void
   }
 }
 
-export async function postToTargets(ctx: Ctx, targets: Target[], event: object): Promise<DeliveryReport> {
+export async function postToTargets(ctx: Ctx, targets: Target[], event: ServerEvent): Promise<DeliveryReport> {
   const reached = new Set<string>();
-  const frameFor = framer(event);
+  const frameFor = framer(ctx, event);
   await mapLimit(targets, POST_CONCURRENCY, async (t) => {
     try {
       const frame = frameFor(t);
@@ -103,7 +104,7 @@ export async function targetsOf(ctx: Ctx, clientIds: string[], except?: string, 
 export async function sendToClients(
   ctx: Ctx,
   clientIds: string[],
-  event: object,
+  event: ServerEvent,
   opts: { except?: string; scope?: FanOutScope } = {},
 ): Promise<DeliveryReport> {
   const targets = await targetsOf(ctx, clientIds, opts.except, opts.scope);

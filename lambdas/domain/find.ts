@@ -17,13 +17,13 @@ import {
   getMemberPairs,
   memberIds,
   type ConversationRecord,
-  type ConversationView,
 } from '../stores/conversations';
+import { type ConversationView } from '../protocol/views';
 import { ImError } from '../protocol/errors';
 import { messageView } from './message-model';
 import { getMessagesAt } from '../stores/messages';
 import { comparator, matches, parseSort, parseWhere, type Branch, type Candidate } from './find-query';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 import type { Request } from '../protocol/schemas';
 import type { Session } from '../stores/connections';
 

@@ -9,11 +9,11 @@ import {
   requireConversation,
   setMuted,
   type ConversationRecord,
-  type ConversationView,
 } from '../stores/conversations';
+import { type ConversationView } from '../protocol/views';
 import { sendToClients } from './fan-out';
 import { ImError, type ErrorName } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 import type { Request } from '../protocol/schemas';
 import { markLeft, type Session } from '../stores/connections';
 import { mapLimit } from './concurrency';

@@ -8,12 +8,14 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
 import type { ConversationProgress } from '../stores/conversations';
-import { isConditionFailed, ImError } from '../protocol/errors';
+import { ImError } from '../protocol/errors';
+import { isConditionFailed } from '../stores/dynamo';
 import { seqOfMessageId } from './ids';
-import { messageView, type MessageRecord, type MessageView } from './message-model';
+import { messageView, type MessageRecord } from './message-model';
+import { type MessageView } from '../protocol/views';
 import { getMessage } from '../stores/messages';
 import { audienceFor, checkSize, replyAndDeliver, typeField } from './messages';
-import type { Ctx, WithFollowUp } from '../runtime/route';
+import type { Ctx, WithFollowUp } from './context';
 import type { Session } from '../stores/connections';
 
 /** The data a recalled message is left with. */

@@ -1,4 +1,5 @@
-/** Stored messages and the message object clients see (PROTOCOL.md §3). */
+/** Stored messages, and how they become the message object clients see (docs/protocol.md §3.2). */
+import type { MessageView } from '../protocol/views';
 
 export interface MessageRecord {
   cid: string;
@@ -16,24 +17,6 @@ export interface MessageRecord {
   /** When the sender last edited or recalled it. */
   updatedAt?: number;
   recalled?: boolean;
-}
-
-export interface MessageView {
-  id: string;
-  cid: string;
-  from: string;
-  data: string;
-  timestamp: number;
-  seq?: number;
-  transient?: true;
-  receipt?: true;
-  offline?: true;
-  /** Only on messages that @-mention (extension). */
-  mentions?: string[];
-  mentionAll?: true;
-  /** Only on edited or recalled messages (extension). */
-  updatedAt?: number;
-  recalled?: true;
 }
 
 export function messageView(m: MessageRecord, extra: { offline?: boolean } = {}): MessageView {

@@ -1,6 +1,6 @@
 /** Sending, acknowledging and reading messages (PROTOCOL.md §7, §8, `query`). */
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, type Item } from '../stores/dynamo';
+import { batchGetAll, type Item, isConditionFailed } from '../stores/dynamo';
 import { mapLimit } from './concurrency';
 import {
   advanceReadPoint,
@@ -15,13 +15,15 @@ import {
 } from '../stores/conversations';
 import { ACK_GAP_LOOKUP_MAX, advanceDeliveredPoint, gapsToExamine } from './delivered-point';
 import { postEvent, sendToClients, type Target } from './fan-out';
-import { ImError, isConditionFailed } from '../protocol/errors';
+import { ImError } from '../protocol/errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from '../stores/keys';
 import { getMessage, getSeq, isVoid, putMessage, readSeqs, settleHole, settleRange, type SeqRecord } from '../stores/messages';
-import { WithFollowUp, type Ctx } from '../runtime/route';
+import { WithFollowUp, type Ctx } from './context';
 import type { Request } from '../protocol/schemas';
-import { messageView, type MessageRecord, type MessageView } from './message-model';
+import type { ServerEvent } from '../protocol/events';
+import { messageView, type MessageRecord } from './message-model';
+import { type MessageView } from '../protocol/views';
 import { schedulePush, type PushJob } from './push';
 import { sendToRoom } from './rooms';
 import type { Session } from '../stores/connections';
@@ -77,7 +79,7 @@ function fansOutAfterReply(audience: Audience): boolean {
 }
 
 /** Fan-out to everyone in the audience except the sending connection; returns the clients reached. */
-async function deliver(ctx: Ctx, cid: string, audience: Audience, event: object): Promise<Set<string>> {
+async function deliver(ctx: Ctx, cid: string, audience: Audience, event: ServerEvent): Promise<Set<string>> {
   if (audience.room) {
     await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
     return new Set();
@@ -101,7 +103,7 @@ export async function replyAndDeliver<R extends object>(
   ctx: Ctx,
   cid: string,
   audience: Audience,
-  event: object,
+  event: ServerEvent,
   result: R,
   push?: Omit<PushJob, 'recipients'>,
 ): Promise<R | WithFollowUp> {

@@ -8,7 +8,7 @@ import { mapLimit } from './concurrency';
 import { membershipsOf } from '../stores/conversations';
 import { deleteEndpoint, devicesOf, ownedDevices, removeDevice, type Device, type DeviceEntry } from './devices';
 import { alertFor, buildApnsPayload, snsMessage } from './push-payload';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 import { unreadCounts } from './unread';
 
 export interface PushJob {

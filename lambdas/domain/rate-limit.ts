@@ -7,8 +7,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { socketOf } from '../gateways/connection-gateway';
 import { ImError } from '../protocol/errors';
-import type { Config } from '../runtime/config';
-import type { Ctx } from '../runtime/route';
+import type { Config, Ctx } from './context';
 import type { Action } from '../protocol/schemas';
 
 export const RATE_WINDOW_SECONDS = 10;

@@ -6,7 +6,7 @@
 import { memberRecords, requireConversation } from '../stores/conversations';
 import { ImError } from '../protocol/errors';
 import { getMessagesAt } from '../stores/messages';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 import type { Session } from '../stores/connections';
 
 export interface ReceiptPoint {

@@ -4,12 +4,12 @@
  * membership events, no offline delivery, push, receipts or unread.
  */
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Item } from '../stores/dynamo';
+import { type Item, applied } from '../stores/dynamo';
 import { mapLimit } from './concurrency';
 import { getConversation } from '../stores/conversations';
 import { dropDeadConnection, framer, type Target } from './fan-out';
-import { applied } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import type { ServerEvent } from '../protocol/events';
+import type { Ctx } from './context';
 import type { WireProtocol } from '../protocol/subprotocols';
 import { expiryFrom, setConnectionField, type LastRoom, type Session } from '../stores/connections';
 
@@ -136,8 +136,8 @@ async function forEachOccupantPage(ctx: Ctx, cid: string, fn: (targets: Target[]
 }
 
 /** Room fan-out: every connection in the room but `except`; a 410 drops the connection and its occupancy. */
-export async function sendToRoom(ctx: Ctx, cid: string, event: object, opts: { except?: string } = {}): Promise<number> {
-  const frameFor = framer(event);
+export async function sendToRoom(ctx: Ctx, cid: string, event: ServerEvent, opts: { except?: string } = {}): Promise<number> {
+  const frameFor = framer(ctx, event);
   let delivered = 0;
   await forEachOccupantPage(ctx, cid, async (targets) => {
     await mapLimit(

@@ -4,7 +4,7 @@ import { dropDeadConnection, postEvent } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { changedSince } from './message-edits';
 import { deliverOffline } from './messages';
-import { WithFollowUp, type Ctx } from '../runtime/route';
+import { WithFollowUp, type Ctx } from './context';
 import { CLIENT_ID_PATTERN, type Request } from '../protocol/schemas';
 import {
   bindConnection,

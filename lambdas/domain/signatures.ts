@@ -6,7 +6,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ImError, type ErrorName } from '../protocol/errors';
 import { claimKey } from '../stores/keys';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 
 export type SignedAction = 'open' | 'create' | 'join' | 'invite' | 'kick';
 

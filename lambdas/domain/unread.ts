@@ -6,20 +6,13 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
 import { conversationProgress, type ConversationProgress, type MemberRecord } from '../stores/conversations';
-import { mentions, messageView, type MessageRecord, type MessageView } from './message-model';
+import { mentions, messageView, type MessageRecord } from './message-model';
+import type { UnreadEntry } from '../protocol/views';
 import { isVoid, type VoidRecord } from '../stores/messages';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from './context';
 
 /** Counts above this are reported as this number (clients show "99+" long before). */
 export const UNREAD_COUNT_CAP = 1000;
-
-export interface UnreadEntry {
-  cid: string;
-  unread: number;
-  lastMessage: MessageView | null;
-  /** Present (true) when an unread message @-mentions the client. */
-  mentioned?: true;
-}
 
 /**
  * Unread count and last message of each given conversation (all of them, zero counts included).

@@ -2,9 +2,9 @@
  * `$default`: frames no route matched. From a LeanCloud connection (base64 protobuf) they are
  * LeanCloud commands; otherwise a frame carrying an id gets 4114.
  */
-import { unroutableReply } from '../protocol/frames';
-import { handleLeanCloudFrame } from '../leancloud/adapter';
-import { defineLifecycle, parseBody } from '../runtime/route';
+import { unroutableReply, parseBody } from '../protocol/frames';
+import { handleLeanCloudFrame } from '../leancloud';
+import { defineLifecycle } from '../runtime/route';
 import { getConnection } from '../stores/connections';
 
 export const { handle, handler } = defineLifecycle(async (ctx, event) => {

@@ -6,7 +6,8 @@
  * the same rate limits, for every client multiplexed on the socket. Anything else is answered
  * with an error command (when it carries `i`) so the SDK fails fast instead of waiting 20 s.
  */
-import { errorBody, type Ctx, type RouteResponse } from '../runtime/route';
+import { errorBody, type RouteResponse } from '../runtime/route';
+import { type Ctx } from '../domain/context';
 import { ImError } from '../protocol/errors';
 import { spendRateBudget, type RateBucket } from '../domain/rate-limit';
 import { sessionOf, type ConnectionRecord } from '../stores/connections';

@@ -4,7 +4,7 @@
  */
 import { createConversation } from '../domain/conversations';
 import { updateConversation, type AttributeChange } from '../domain/conversation-update';
-import type { ConversationView } from '../stores/conversations';
+import type { ConversationView } from '../protocol/views';
 import { ImError } from '../protocol/errors';
 import { findConversations } from '../domain/find';
 import { FIND_MAX_LIST } from '../domain/find-query';
@@ -18,7 +18,7 @@ import {
   type FailedTarget,
 } from '../domain/membership';
 import { receiptPoints } from '../domain/receipts';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from '../domain/context';
 import { FIND_MAX_SKIP, parseOrThrow, schemas } from '../protocol/schemas';
 import type { Session } from '../stores/connections';
 import type { LcCommand } from './codec';

@@ -1,12 +1,12 @@
 /**
- * Native server events (PROTOCOL.md) → the LeanCloud pushes its SDKs expect (no `i`), for
- * connections that negotiated `lc.proto2base64.3`. Events LeanCloud has no push for give
- * undefined: they are not sent to such connections.
+ * Native server events (docs/protocol.md §15) → the LeanCloud pushes its SDKs expect (no `i`),
+ * for connections that negotiated `lc.proto2base64.3`. The switch is exhaustive over
+ * `ServerEvent`: a new event fails to compile until it is mapped here (or declared to have no
+ * LeanCloud form, and then not sent to such connections).
  */
-import type { MessageView } from '../domain/message-model';
+import type { MessageView } from '../protocol/views';
 import { encodeFrame, type LcCommand } from './codec';
-
-type NativeEvent = { event: string } & Record<string, unknown>;
+import type { EventEncoder, ServerEvent } from '../protocol/events';
 
 /** A message's @-mentions as LeanCloud's `mentionPids` / `mentionAll` fields (none when it has none). */
 export function mentionsOf(m: MessageView): { mentionPids?: string[]; mentionAll?: true } {
@@ -14,11 +14,10 @@ export function mentionsOf(m: MessageView): { mentionPids?: string[]; mentionAll
 }
 
 /** The LeanCloud command for a native event addressed to `peerId` (the client id), if any. */
-export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | undefined {
-  const e = event as Record<string, unknown>;
-  switch (event.event) {
+export function leanCloudPush(e: ServerEvent, peerId: string): LcCommand | undefined {
+  switch (e.event) {
     case 'message': {
-      const m = e.message as MessageView;
+      const m = e.message;
       return {
         cmd: 'direct',
         peerId,
@@ -35,7 +34,7 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
       };
     }
     case 'messageUpdated': {
-      const m = e.message as MessageView;
+      const m = e.message;
       const patch = {
         cid: m.cid,
         mid: m.id,
@@ -62,13 +61,13 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
       return { cmd: 'conv', op: 'members_left', peerId, convMessage: { cid: e.cid, m: e.members, initBy: e.by } };
     case 'updated': {
       // The SDK merges these columns into the conversation it holds.
-      const columns = { ...(e.attributes as object), name: e.name };
+      const columns = { ...e.attributes, name: e.name };
       return { cmd: 'conv', op: 'updated', peerId, convMessage: { cid: e.cid, attr: { data: JSON.stringify(columns) }, initBy: e.by } };
     }
     case 'closed':
       return { cmd: 'session', op: 'closed', peerId, sessionMessage: { code: e.code, reason: e.name } };
     case 'unread': {
-      const convs = (e.conversations as { cid: string; unread: number; lastMessage?: MessageView | null; mentioned?: true }[]).map((c) => ({
+      const convs = e.conversations.map((c) => ({
         cid: c.cid,
         unread: c.unread,
         ...(c.lastMessage
@@ -84,14 +83,18 @@ export function leanCloudPush(event: NativeEvent, peerId: string): LcCommand | u
       }));
       return { cmd: 'unread', peerId, unreadMessage: { convs } };
     }
-    default:
+    default: {
+      // Exhaustive: a new ServerEvent fails to compile here until it is mapped.
+      const unmapped: never = e;
+      void unmapped;
       return undefined;
+    }
   }
 }
 
 /** The text frame to post to a LeanCloud connection, or undefined when the event has no equivalent. */
-export function leanCloudFrame(event: NativeEvent, peerId: string): string | undefined {
+export const leanCloudEncoder: EventEncoder = (event, peerId) => {
   const command = leanCloudPush(event, peerId);
   // service 2 = IM (1 is LiveQuery): the Swift SDK drops pushes without it.
   return command ? encodeFrame({ ...command, service: 2 }) : undefined;
-}
+};

@@ -3,10 +3,11 @@
  * logs (history in both directions), and the client's ack and read.
  */
 import { createHash } from 'node:crypto';
-import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../runtime/route';
+import { respond, type RouteResponse } from '../runtime/route';
+import { WithFollowUp, type Ctx } from '../domain/context';
 import { ImError } from '../protocol/errors';
 import { modifyMessage } from '../domain/message-edits';
-import type { MessageView } from '../domain/message-model';
+import type { MessageView } from '../protocol/views';
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../domain/messages';
 import { parseOrThrow, schemas } from '../protocol/schemas';
 import type { Session } from '../stores/connections';

@@ -8,7 +8,7 @@
  */
 import { PEER_SESSION_SEPARATOR } from '../gateways/connection-gateway';
 import { ImError } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from '../domain/context';
 import { CLIENT_ID_PATTERN } from '../protocol/schemas';
 import { addPeerSession, getConnection, type ConnectionRecord } from '../stores/connections';
 import type { LcCommand } from './codec';

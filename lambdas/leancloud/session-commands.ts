@@ -3,7 +3,8 @@
  * reconnects), refresh, close and query (online status).
  */
 import { randomBytes } from 'node:crypto';
-import { respond, WithFollowUp, type Ctx, type RouteResponse } from '../runtime/route';
+import { respond, type RouteResponse } from '../runtime/route';
+import { WithFollowUp, type Ctx } from '../domain/context';
 import { onlineQuerySchema, parseOrThrow } from '../protocol/schemas';
 import { closeSession, openSession } from '../domain/sessions';
 import { livePresence, type ConnectionRecord, type Session } from '../stores/connections';

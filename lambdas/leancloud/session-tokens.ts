@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ImError } from '../protocol/errors';
 import { claimKey, deleteKey, getKey } from '../stores/keys';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from '../domain/context';
 import { setConnectionField } from '../stores/connections';
 
 /** How long the SDK may reuse a token (its `stTtl`, seconds). */

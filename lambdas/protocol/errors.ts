@@ -59,22 +59,3 @@ export const INTERNAL_ERROR_BODY: ErrorBody = {
   name: 'INTERNAL_ERROR',
   message: 'internal error, retry later',
 };
-
-/** DynamoDB's conditional-write failure, recognised by name as SDK v3 recommends. */
-export function isConditionFailed(err: unknown): boolean {
-  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
-}
-
-/**
- * Runs a conditional write: true if it was applied, false if its condition did not hold.
- * Every other failure propagates.
- */
-export async function applied(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
-}

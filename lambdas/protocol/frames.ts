@@ -1,7 +1,6 @@
 /** Frames that never reach an action route. */
-import { ImError } from './errors';
-import { isPlainObject, parseBody, replyFrame } from '../runtime/route';
-import { requestId } from './schemas';
+import { ImError, type ErrorBody } from './errors';
+import { requestId, type RequestId } from './schemas';
 
 /**
  * The reply for a frame API Gateway routed to `$default`: 4114 when it carries an id,
@@ -20,4 +19,22 @@ export function unroutableReply(body: string | null | undefined): string | undef
         : `unknown action "${action.slice(0, 64)}"`;
   const error = new ImError('UNPARSEABLE_RAW_MESSAGE', message).toBody();
   return replyFrame(action?.slice(0, 64) ?? null, id.success ? id.data : undefined, { error });
+}
+
+export function replyFrame(action: string | null, id: RequestId | undefined, outcome: { result: object } | { error: ErrorBody }): string {
+  const head = { reply: action, ...(id !== undefined ? { id } : {}) };
+  return JSON.stringify('error' in outcome ? { ...head, ok: false, error: outcome.error } : { ...head, ok: true, result: outcome.result });
+}
+
+export function parseBody(body: string | null | undefined): unknown {
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

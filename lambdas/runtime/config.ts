@@ -1,29 +1,6 @@
 /** Runtime configuration (PROTOCOL.md §14): same variable names locally and in Lambda. */
+import type { Config } from '../domain/context';
 import { TABLE_NAMES, tableEnvVar, type TableName } from '../../lib/tables';
-
-export type PushPlatform = 'APNS' | 'APNS_SANDBOX';
-
-export interface Config {
-  appId: string;
-  /** Local/test only; on AWS the key comes from Secrets Manager (`Deps.masterKeys`). */
-  masterKey: string | undefined;
-  /** The key being rotated out, still accepted (IM_MASTER_KEY_PREVIOUS). */
-  previousMasterKey: string | undefined;
-  signatureRequired: boolean;
-  maxMessageBytes: number;
-  pushAlert: string;
-  kickPolicy: 'creator' | 'member';
-  /** Most conversations one `find` may read before answering 4310. */
-  findMaxCandidates: number;
-  /**
-   * Requests per client per 10 s: `send`, and every other limited action; and `open`s per client
-   * and connection (0 = no limit).
-   */
-  rateLimits: { send: number; other: number; open: number };
-  /** SNS platform applications per push platform; push is off for a platform without one. */
-  pushPlatforms: Partial<Record<PushPlatform, string>>;
-  tables: Record<TableName, string>;
-}
 
 type Env = Record<string, string | undefined>;
 

@@ -6,27 +6,14 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { createDb, type Db } from '../stores/dynamo';
+import { createDb } from '../stores/dynamo';
 import { ManagementApiGateway, type ConnectionGateway } from '../gateways/connection-gateway';
-import { workerEnvVar, type WorkerName } from '../../lib/routes';
-import { configFromEnv, type Config } from './config';
-import { createLogger, parseLogLevel, type Logger } from './log';
-
-export interface Deps {
-  config: Config;
-  db: Db;
-  /** The Management API for the API (and stage) an event came through. */
-  gatewayFor(endpoint: { domainName?: string; stage?: string }): ConnectionGateway;
-  log: Logger;
-  /** Milliseconds since the epoch; injectable so tests can move time. */
-  now(): number;
-  /** SNS for mobile push; undefined when no push platform is configured. */
-  sns: SNSClient | undefined;
-  /** Starts a worker (lib/routes.ts WORKERS) without waiting for it: async Lambda invoke on AWS. */
-  invokeWorker(name: WorkerName, payload: object): Promise<void>;
-  /** The master keys that verify signatures: current first, then one being rotated out. */
-  masterKeys(): Promise<string[]>;
-}
+import { workerEnvVar } from '../../lib/routes';
+import type { Config, Deps } from '../domain/context';
+import { configFromEnv } from './config';
+import { leanCloudEncoder } from '../leancloud';
+import { encodeNativeEvent } from '../protocol/events';
+import { createLogger, parseLogLevel } from './log';
 
 /** Master keys from the environment (local runs and tests). */
 export function envMasterKeys(config: Config): () => Promise<string[]> {
@@ -75,6 +62,7 @@ export function depsFromEnv(): Deps {
   const secretArn = env.IM_MASTER_KEY_SECRET_ARN;
   cached = {
     config,
+    encoders: { native: encodeNativeEvent, leancloud: leanCloudEncoder },
     masterKeys: secretArn
       ? secretMasterKeys(
           secretArn,

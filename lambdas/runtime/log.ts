@@ -1,17 +1,7 @@
 /** The one logger: structured JSON lines on stdout/stderr, level from IM_LOG_LEVEL. */
+import type { LogFields, Logger, LogLevel } from '../domain/context';
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
-export type LogLevel = keyof typeof LEVELS;
-
-export type LogFields = Record<string, unknown>;
-
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  child(fields: LogFields): Logger;
-}
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 function serializeError(err: unknown): unknown {
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };

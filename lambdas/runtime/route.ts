@@ -4,10 +4,11 @@
  * (dependencies from the environment), `handle` takes explicit dependencies (local runtime).
  */
 import type { ConnectionGateway } from '../gateways/connection-gateway';
-import { depsFromEnv, type Deps } from './deps';
+import { depsFromEnv } from './deps';
+import { WithFollowUp, type Ctx, type Deps, type Logger } from '../domain/context';
 import { ImError, INTERNAL_ERROR_BODY, type ErrorBody } from '../protocol/errors';
-import type { Logger } from './log';
-import { parseOrThrow, requestId, schemas, type Action, type Request, type RequestId } from '../protocol/schemas';
+import { isPlainObject, parseBody, replyFrame } from '../protocol/frames';
+import { parseOrThrow, requestId, schemas, type Action, type Request } from '../protocol/schemas';
 import { enforceRateLimit } from '../domain/rate-limit';
 import { requireSession, type Session } from '../stores/connections';
 
@@ -37,16 +38,6 @@ export interface RouteResponse {
   headers?: Record<string, string>;
 }
 
-/** Per-invocation context shared by the core functions. */
-export interface Ctx {
-  deps: Deps;
-  connectionId: string;
-  gateway: ConnectionGateway;
-  log: Logger;
-  /** Time of this request, read once so one request sees one clock. */
-  now: number;
-}
-
 export type Handle = (event: WsEvent, deps: Deps) => Promise<RouteResponse>;
 export type LambdaHandler = (event: WsEvent) => Promise<RouteResponse>;
 
@@ -59,14 +50,6 @@ export function makeCtx(event: WsEvent, deps: Deps): Ctx {
     log: deps.log.child({ route: rc.routeKey, connectionId: rc.connectionId, requestId: rc.requestId }),
     now: deps.now(),
   };
-}
-
-/** A result plus work that must reach the client after the reply (offline messages after `open`). */
-export class WithFollowUp {
-  constructor(
-    readonly result: object,
-    readonly followUp: () => Promise<void>,
-  ) {}
 }
 
 interface Outcome {
@@ -94,24 +77,6 @@ export function errorBody(err: unknown, log: Logger): ErrorBody {
   if (err instanceof ImError) return err.toBody();
   log.error('unexpected error', { err });
   return INTERNAL_ERROR_BODY;
-}
-
-export function replyFrame(action: string | null, id: RequestId | undefined, outcome: { result: object } | { error: ErrorBody }): string {
-  const head = { reply: action, ...(id !== undefined ? { id } : {}) };
-  return JSON.stringify('error' in outcome ? { ...head, ok: false, error: outcome.error } : { ...head, ok: true, result: outcome.result });
-}
-
-export function parseBody(body: string | null | undefined): unknown {
-  if (typeof body !== 'string') return undefined;
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function toLambda(handle: Handle): LambdaHandler {

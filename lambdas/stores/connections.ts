@@ -4,9 +4,9 @@
  * 100 recipients come back from a single BatchGetItem.
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, setMapEntry, type Item } from './dynamo';
-import { ImError, isConditionFailed, applied } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import { batchGetAll, setMapEntry, type Item, isConditionFailed, applied } from './dynamo';
+import { ImError } from '../protocol/errors';
+import type { Ctx } from '../domain/context';
 import type { WireProtocol } from '../protocol/subprotocols';
 
 /** API Gateway closes connections after 2 h; records live 10 min longer (then TTL removes them). */

@@ -1,10 +1,10 @@
 /** Conversations and members in DynamoDB, and the conversation object clients see. */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, batchPutAll, queryAll } from './dynamo';
+import { batchGetAll, batchPutAll, queryAll, applied, isConditionFailed } from './dynamo';
 import { mapLimit } from '../domain/concurrency';
-import { ImError, applied, isConditionFailed } from '../protocol/errors';
-import type { MessageView } from '../domain/message-model';
-import type { Ctx } from '../runtime/route';
+import { ImError } from '../protocol/errors';
+import type { ConversationView } from '../protocol/views';
+import type { Ctx } from '../domain/context';
 
 export const MAX_MEMBERS = 500;
 
@@ -41,17 +41,6 @@ export interface MemberRecord {
   readSeq: number;
   muted: boolean;
 }
-
-/** The wire shape (PROTOCOL.md §3). */
-export type ConversationView = Omit<ConversationRecord, 'name' | 'lastSeq' | 'memberCount'> & {
-  name: string | null;
-  /** Absent for chat rooms. */
-  members?: string[];
-  /** Muted by the client the view is for. */
-  muted: boolean;
-  /** Only when asked for (`find` with `lastMessage`): the newest stored message, or null. */
-  lastMessage?: MessageView | null;
-};
 
 export function conversationView(c: ConversationRecord, members: string[] | undefined, muted: boolean): ConversationView {
   return {

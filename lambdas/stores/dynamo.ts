@@ -96,8 +96,6 @@ export async function queryAll(db: Db, input: QueryCommandInput, max = Infinity)
   return out;
 }
 
-const conditionFailed = (err: unknown) => err instanceof Error && err.name === 'ConditionalCheckFailedException';
-
 /**
  * Sets `item[mapAttr][entryKey] = value` (plus top-level `also` attributes), creating the item
  * when it does not exist. A map entry can only be set inside an existing map, so a missing item
@@ -127,7 +125,7 @@ export async function setMapEntry(
       );
       return;
     } catch (err) {
-      if (!conditionFailed(err)) throw err;
+      if (!isConditionFailed(err)) throw err;
     }
     const [pk] = Object.keys(key);
     try {
@@ -141,8 +139,27 @@ export async function setMapEntry(
       );
       return;
     } catch (err) {
-      if (!conditionFailed(err)) throw err;
+      if (!isConditionFailed(err)) throw err;
     }
   }
   throw new Error(`${table} item kept changing under concurrent writers`);
+}
+
+/** DynamoDB's conditional-write failure, recognised by name as SDK v3 recommends. */
+export function isConditionFailed(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * Runs a conditional write: true if it was applied, false if its condition did not hold.
+ * Every other failure propagates.
+ */
+export async function applied(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
 }

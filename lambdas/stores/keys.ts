@@ -3,9 +3,8 @@
  * embedded DynamoDB has no transactions. Expired keys still present are treated as free.
  */
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Item } from './dynamo';
-import { applied } from '../protocol/errors';
-import type { Ctx } from '../runtime/route';
+import { type Item, applied } from './dynamo';
+import type { Ctx } from '../domain/context';
 
 const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
 

@@ -10,11 +10,10 @@
  * one (messages.ts). So every seq at or below any point is settled: a message, or void.
  */
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, type Item } from './dynamo';
+import { batchGetAll, type Item, applied } from './dynamo';
 import { mapLimit } from '../domain/concurrency';
-import { applied } from '../protocol/errors';
 import type { MessageRecord } from '../domain/message-model';
-import type { Ctx } from '../runtime/route';
+import type { Ctx } from '../domain/context';
 
 /** What occupies a seq: a message, or the marker that closed its hole. */
 export interface VoidRecord {

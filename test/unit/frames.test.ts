@@ -1,5 +1,4 @@
-import { unroutableReply } from '../../lambdas/protocol/frames';
-import { replyFrame } from '../../lambdas/runtime/route';
+import { unroutableReply, replyFrame } from '../../lambdas/protocol/frames';
 
 test('unroutable frames with an id get 4114; without one, nothing', () => {
   expect(JSON.parse(unroutableReply('{"action":"nope","id":"1"}')!)).toEqual({

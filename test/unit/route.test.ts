@@ -1,8 +1,9 @@
 /** The handler framework: replies, fire-and-forget, and internal errors that reveal nothing. */
+import { encodeNativeEvent } from '../../lambdas/protocol/events';
 import type { ConnectionGateway } from '../../lambdas/gateways/connection-gateway';
 import type { Db } from '../../lambdas/stores/dynamo';
 import { configFromEnv } from '../../lambdas/runtime/config';
-import type { Deps } from '../../lambdas/runtime/deps';
+import type { Deps } from '../../lambdas/domain/context';
 import { createLogger } from '../../lambdas/runtime/log';
 import type { WsEvent } from '../../lambdas/runtime/route';
 import { handle as ping } from '../../lambdas/handlers/ping';
@@ -36,6 +37,7 @@ const posted: string[] = [];
 const gateway: ConnectionGateway = { post: async (_id, d) => (posted.push(d), 'ok'), disconnect: async () => undefined };
 const deps: Deps = {
   config: configFromEnv({}),
+  encoders: { native: encodeNativeEvent, leancloud: () => undefined },
   db: failingDb,
   gatewayFor: () => gateway,
   log: createLogger('silent'),
