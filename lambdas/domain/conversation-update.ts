@@ -3,15 +3,9 @@
  * LeanCloud's `conv/update`). Attributes are changed by path, so LeanCloud's dotted keys
  * (`attr.color`) reach into nested objects; a change to undefined removes the key.
  */
-import {
-  conversationView,
-  getMember,
-  memberIds,
-  replaceConversationDetails,
-  requireConversation,
-  type ConversationRecord,
-} from '../stores/conversations';
-import { type ConversationView } from '../protocol/views';
+import { replaceConversationDetails, requireConversation, type ConversationRecord } from '../stores/conversations';
+import { getMember, memberIds } from '../stores/members';
+import { conversationView, type ConversationResult } from './conversation-view';
 import { checkAttributesSize } from './conversations';
 import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
@@ -66,11 +60,7 @@ async function requireUpdater(ctx: Ctx, conv: ConversationRecord, clientId: stri
   return { muted: member.muted === true };
 }
 
-export async function updateConversation(
-  ctx: Ctx,
-  update: ConversationUpdate,
-  session: Session,
-): Promise<{ conversation: ConversationView }> {
+export async function updateConversation(ctx: Ctx, update: ConversationUpdate, session: Session): Promise<ConversationResult> {
   for (const { path } of update.changes) {
     if (path.length === 0 || path.some((k) => k.length === 0 || k.startsWith('$') || FORBIDDEN_KEYS.has(k))) {
       throw new ImError('UNPARSEABLE_RAW_MESSAGE', `attribute path "${path.join('.')}" has an empty, "$"-prefixed or reserved key`);

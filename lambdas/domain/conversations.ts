@@ -1,16 +1,10 @@
 /** Creating conversations (PROTOCOL.md §6). */
 import { createHash } from 'node:crypto';
-import {
-  MAX_MEMBERS,
-  conversationView,
-  getConversation,
-  memberIds,
-  newMember,
-  putConversation,
-  putMembers,
-  type ConversationRecord,
-} from '../stores/conversations';
+import { getConversation, putConversation, type ConversationRecord } from '../stores/conversations';
+import { memberIds, newMember, putMembers } from '../stores/members';
 import { type ConversationView } from '../protocol/views';
+import { conversationView, type ConversationResult } from './conversation-view';
+import { MAX_MEMBERS } from './seats';
 import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { newConversationId } from './ids';
@@ -96,7 +90,7 @@ async function createRoom(
   req: Request<'create'>,
   session: Session,
   attributes: Record<string, unknown>,
-): Promise<{ conversation: ConversationView }> {
+): Promise<ConversationResult> {
   await verifySignature(ctx, 'create', session.clientId, req.signature, { members: req.members ?? [] });
   const record = newConversation(ctx, newConversationId(ctx.now), session.clientId, req.name, attributes, {
     transient: true,
@@ -108,7 +102,7 @@ async function createRoom(
   return { conversation: conversationView(record, undefined, false) };
 }
 
-export async function createConversation(ctx: Ctx, req: Request<'create'>, session: Session): Promise<{ conversation: ConversationView }> {
+export async function createConversation(ctx: Ctx, req: Request<'create'>, session: Session): Promise<ConversationResult> {
   const me = session.clientId;
   const attributes = req.attributes ?? {};
   checkAttributesSize(attributes);

@@ -1,16 +1,17 @@
 /** Group membership: join, quit, invite, kick, mute, count (PROTOCOL.md §6). */
+import { adjustMemberCount, requireConversation, setMemberCount, type ConversationRecord } from '../stores/conversations';
 import {
-  addMembers,
-  conversationView,
   countMembers,
+  deleteMemberIfPresent,
   getMember,
   memberIds,
-  removeMembers,
-  requireConversation,
+  memberIdsAmong,
+  newMember,
+  putMemberIfAbsent,
   setMuted,
-  type ConversationRecord,
-} from '../stores/conversations';
-import { type ConversationView } from '../protocol/views';
+} from '../stores/members';
+import { conversationView, type ConversationResult } from './conversation-view';
+import { MAX_MEMBERS, afterRefusal, highestCountAdmitting, unusedSeatsDelta } from './seats';
 import { sendToClients } from './fan-out';
 import { ImError, type ErrorName } from '../protocol/errors';
 import type { Ctx } from './context';
@@ -31,6 +32,72 @@ function failed(clientIds: string[], name: ErrorName, message: string): FailedTa
   return clientIds.map((clientId) => ({ ...new ImError(name, message).toBody(), clientId }));
 }
 
+/** Answers without a body (`quit`, `mute`, `unmute`): the reply's `result` is `{}`. */
+export type EmptyResult = Record<string, never>;
+
+export interface InviteResult {
+  added: string[];
+  failed: FailedTarget[];
+}
+
+export interface KickResult {
+  removed: string[];
+  failed: FailedTarget[];
+}
+
+export interface CountResult {
+  count: number;
+}
+
+/** Who a membership write changed, and who it found already as asked. */
+interface MembershipChange {
+  changed: string[];
+  unchanged: string[];
+}
+
+/**
+ * Reserves `n` seats under the member limit. The counter can drift upwards if a writer died
+ * between reserving and writing members; when it says "full", it is recounted and repaired once.
+ */
+async function reserveSeats(ctx: Ctx, cid: string, n: number): Promise<boolean> {
+  if (await adjustMemberCount(ctx, cid, n, highestCountAdmitting(n))) return true;
+  const next = afterRefusal(await countMembers(ctx, cid), n);
+  if (next.kind === 'full') return false;
+  await setMemberCount(ctx, cid, next.count);
+  return adjustMemberCount(ctx, cid, n, highestCountAdmitting(n));
+}
+
+/**
+ * Adds members with one conditional put each, so exactly the clients that were not members are
+ * reported as added. Seats are reserved first; 4304 when they do not fit.
+ */
+async function addMembers(ctx: Ctx, conv: ConversationRecord, clientIds: string[]): Promise<MembershipChange> {
+  const existing = new Set(await memberIdsAmong(ctx, conv.cid, clientIds));
+  const candidates = clientIds.filter((c) => !existing.has(c));
+  if (candidates.length === 0) return { changed: [], unchanged: clientIds };
+  if (!(await reserveSeats(ctx, conv.cid, candidates.length))) {
+    throw new ImError('CONVERSATION_FULL', `a conversation has at most ${MAX_MEMBERS} members`);
+  }
+  const added = await mapLimit(candidates, 16, (clientId) =>
+    putMemberIfAbsent(ctx, newMember(conv.cid, clientId, ctx.now, conv.lastSeq)),
+  ).catch(async (err: unknown) => {
+    await adjustMemberCount(ctx, conv.cid, -candidates.length).catch(() => undefined);
+    throw err;
+  });
+  const changed = candidates.filter((_, i) => added[i]);
+  const giveBack = unusedSeatsDelta(candidates.length, changed.length);
+  if (giveBack < 0) await adjustMemberCount(ctx, conv.cid, giveBack);
+  return { changed, unchanged: clientIds.filter((c) => !changed.includes(c)) };
+}
+
+/** Removes members with one conditional delete each; reports who really was removed. */
+async function removeMembers(ctx: Ctx, cid: string, clientIds: string[]): Promise<MembershipChange> {
+  const removed = await mapLimit(clientIds, 16, (clientId) => deleteMemberIfPresent(ctx, cid, clientId));
+  const changed = clientIds.filter((_, i) => removed[i]);
+  if (changed.length > 0) await adjustMemberCount(ctx, cid, -changed.length);
+  return { changed, unchanged: clientIds.filter((c) => !changed.includes(c)) };
+}
+
 /** Chat rooms have no member list: invite, kick, mute and unmute do not apply to them. */
 function rejectRoom(conv: ConversationRecord): void {
   if (conv.transient) throw new ImError('NORMAL_CONVERSATION_REQUIRED', 'this action needs a normal conversation, not a chat room');
@@ -40,7 +107,7 @@ async function requireMember(ctx: Ctx, cid: string, clientId: string, what: stri
   if (!(await getMember(ctx, cid, clientId))) throw new ImError('OPERATION_UNAUTHORIZED', `only members can ${what}`);
 }
 
-export async function joinConversation(ctx: Ctx, req: Request<'join'>, session: Session): Promise<{ conversation: ConversationView }> {
+export async function joinConversation(ctx: Ctx, req: Request<'join'>, session: Session): Promise<ConversationResult> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
   await verifySignature(ctx, 'join', me, req.signature, { cid: req.cid });
@@ -59,7 +126,7 @@ export async function joinConversation(ctx: Ctx, req: Request<'join'>, session: 
   return { conversation: conversationView(conv, members, member?.muted === true) };
 }
 
-export async function quitConversation(ctx: Ctx, req: Request<'quit'>, session: Session): Promise<object> {
+export async function quitConversation(ctx: Ctx, req: Request<'quit'>, session: Session): Promise<EmptyResult> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
   if (conv.transient) {
@@ -79,11 +146,7 @@ export async function quitConversation(ctx: Ctx, req: Request<'quit'>, session: 
   return {};
 }
 
-export async function inviteMembers(
-  ctx: Ctx,
-  req: Request<'invite'>,
-  session: Session,
-): Promise<{ added: string[]; failed: FailedTarget[] }> {
+export async function inviteMembers(ctx: Ctx, req: Request<'invite'>, session: Session): Promise<InviteResult> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
   rejectRoom(conv);
@@ -101,11 +164,7 @@ export async function inviteMembers(
   return { added, failed: failed(unchanged, 'ALREADY_MEMBER', 'already a member of this conversation') };
 }
 
-export async function kickMembers(
-  ctx: Ctx,
-  req: Request<'kick'>,
-  session: Session,
-): Promise<{ removed: string[]; failed: FailedTarget[] }> {
+export async function kickMembers(ctx: Ctx, req: Request<'kick'>, session: Session): Promise<KickResult> {
   const me = session.clientId;
   const conv = await requireConversation(ctx, req.cid);
   rejectRoom(conv);
@@ -127,7 +186,7 @@ export async function kickMembers(
   return { removed, failed: failed(unchanged, 'MEMBERSHIP_REQUIRED', 'not a member of this conversation') };
 }
 
-export async function muteConversation(ctx: Ctx, cid: string, session: Session, muted: boolean): Promise<object> {
+export async function muteConversation(ctx: Ctx, cid: string, session: Session, muted: boolean): Promise<EmptyResult> {
   const conv = await requireConversation(ctx, cid);
   rejectRoom(conv);
   if (!(await setMuted(ctx, cid, session.clientId, muted))) {
@@ -136,7 +195,7 @@ export async function muteConversation(ctx: Ctx, cid: string, session: Session, 
   return {};
 }
 
-export async function countConversation(ctx: Ctx, req: Request<'count'>): Promise<{ count: number }> {
+export async function countConversation(ctx: Ctx, req: Request<'count'>): Promise<CountResult> {
   const conv = await requireConversation(ctx, req.cid);
   return { count: conv.transient ? await countOccupants(ctx, req.cid) : await countMembers(ctx, req.cid) };
 }
