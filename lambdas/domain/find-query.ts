@@ -1,7 +1,8 @@
 /**
- * The `find` where-language (PROTOCOL.md §10): a strict parser into a small AST, and its
- * evaluation against a conversation. Anything unknown is 4114; values are only ever compared in
- * memory or bound as expression values, never spliced into expression strings.
+ * The `find` where-language (PROTOCOL.md §10): a strict parser into a small AST, the choice of
+ * access path for each branch, and the evaluation against a conversation. Pure: find.ts does the
+ * reads these decide. Anything unknown is 4114; values are only ever compared in memory or bound
+ * as expression values, never spliced into expression strings.
  */
 import { ImError } from '../protocol/errors';
 import { CLIENT_ID_PATTERN } from '../protocol/schemas';
@@ -287,4 +288,69 @@ export function comparator(keys: SortKey[]): (a: Record<string, unknown>, b: Rec
     }
     return String(a.cid) < String(b.cid) ? -1 : String(a.cid) > String(b.cid) ? 1 : 0;
   };
+}
+
+/** Most (conversation, client) membership tests one `find` may make. */
+export const FIND_MAX_MEMBER_TESTS = 5000;
+
+/** 4310: answering would read more than one `find` may. */
+export const tooExpensive = (why: string): ImError =>
+  new ImError('CONVERSATION_QUERY_FAILED', `query too expensive: ${why}; constrain it by cid, members, name or creator`);
+
+/** The string values of a condition (one, or each of a list); anything else is dropped. */
+export function stringValues(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+/** How one branch's candidates are read (find.ts runs it). */
+export type Plan =
+  | { kind: 'cids'; cids: string[] }
+  | { kind: 'members'; clientIds: string[]; all: boolean }
+  | { kind: 'name'; values: string[] }
+  | { kind: 'creator'; values: string[] }
+  | { kind: 'scan' };
+
+/**
+ * The most selective indexed condition of a branch, cheapest path first: `cid` (by key),
+ * `members` (the `byClient` index; `$eq`/`$all` need every client, `$in` any), `name`, `creator`
+ * (their indexes), else a bounded scan. Negations and ranges never choose a path: no index
+ * serves them.
+ */
+export function planBranch(branch: Branch): Plan {
+  const pick = (field: string, ops: string[]) => branch.find((c) => c.field === field && ops.includes(c.op));
+  const cid = pick('cid', ['$eq', '$in']);
+  if (cid) return { kind: 'cids', cids: stringValues(cid.value) };
+  const member = pick('members', ['$eq', '$all', '$in']);
+  if (member) return { kind: 'members', clientIds: stringValues(member.value), all: member.op !== '$in' };
+  const name = pick('name', ['$eq', '$in']);
+  // `name: null` asks for conversations without one, which the byName index does not hold.
+  if (name && stringValues(name.value).length > 0) return { kind: 'name', values: stringValues(name.value) };
+  const creator = pick('creator', ['$eq', '$in']);
+  if (creator) return { kind: 'creator', values: stringValues(creator.value) };
+  return { kind: 'scan' };
+}
+
+/**
+ * The conversations of a `members` plan from each named client's list: those of every client
+ * (`all`), or of any.
+ */
+export function memberCandidates(lists: string[][], all: boolean): string[] {
+  if (!all || lists.length === 0) return [...new Set(lists.flat())];
+  return lists.reduce((acc, l) => acc.filter((x) => l.includes(x)));
+}
+
+/**
+ * The (conversation, client) pairs whose membership the where needs: every client a members
+ * condition names (`$size` and `$exists` use the counter instead) against every candidate that
+ * has members (chat rooms have none). 4310 past FIND_MAX_MEMBER_TESTS.
+ */
+export function membershipTests(where: Where, candidates: { cid: string; transient: boolean }[]): { cid: string; clientId: string }[] {
+  const clients = new Set<string>();
+  for (const b of where)
+    for (const c of b)
+      if (c.field === 'members' && c.op !== '$size' && c.op !== '$exists') stringValues(c.value).forEach((x) => clients.add(x));
+  const normal = candidates.filter((c) => !c.transient);
+  if (clients.size === 0 || normal.length === 0) return [];
+  if (clients.size * normal.length > FIND_MAX_MEMBER_TESTS) throw tooExpensive('too many membership tests');
+  return normal.flatMap((c) => [...clients].map((clientId) => ({ cid: c.cid, clientId })));
 }

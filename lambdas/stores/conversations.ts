@@ -1,9 +1,10 @@
 /**
  * The `conversations` table: conversation metadata, the member counter that enforces the member
- * limit and the message sequence counter. Members are in their own table (stores/members.ts).
+ * limit, the message sequence counter, and `find`'s reads (the keys-only `byName` and `byCreator`
+ * indexes and the bounded Scan). Members are in their own table (stores/members.ts).
  */
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, applied } from './dynamo';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll, applied, type Item } from './dynamo';
 import { ImError } from '../protocol/errors';
 import type { Ctx } from '../domain/context';
 
@@ -118,6 +119,68 @@ export async function setMemberCount(ctx: Ctx, cid: string, count: number): Prom
       ExpressionAttributeValues: { ':actual': count },
     }),
   );
+}
+
+/**
+ * Ids of the conversations whose indexed `attr` is `value`, reading at most `atMost` of them
+ * (pages are asked for no more than the rest, so a bound caps the cost, not just the answer).
+ */
+async function idsByIndex(
+  ctx: Ctx,
+  index: 'byName' | 'byCreator',
+  attr: 'name' | 'creator',
+  value: string,
+  atMost: number,
+): Promise<string[]> {
+  const { db, config } = ctx.deps;
+  const out: string[] = [];
+  let start: Item | undefined;
+  do {
+    const res = await db.send(
+      new QueryCommand({
+        TableName: config.tables.conversations,
+        IndexName: index,
+        // `name` is a reserved word; the value is bound, never spliced into the expression.
+        KeyConditionExpression: '#k = :v',
+        ExpressionAttributeNames: { '#k': attr },
+        ExpressionAttributeValues: { ':v': value },
+        Limit: atMost - out.length,
+        ExclusiveStartKey: start,
+      }),
+    );
+    out.push(...(res.Items ?? []).map((i) => i.cid as string));
+    start = res.LastEvaluatedKey as Item | undefined;
+  } while (start && out.length < atMost);
+  return out;
+}
+
+/** Ids of conversations with this name (`byName` index, keys only), at most `atMost`. */
+export function conversationIdsByName(ctx: Ctx, name: string, atMost: number): Promise<string[]> {
+  return idsByIndex(ctx, 'byName', 'name', name, atMost);
+}
+
+/** Ids of conversations with this creator (`byCreator` index, keys only), at most `atMost`. */
+export function conversationIdsByCreator(ctx: Ctx, creator: string, atMost: number): Promise<string[]> {
+  return idsByIndex(ctx, 'byCreator', 'creator', creator, atMost);
+}
+
+/**
+ * Scans the conversations table, reading at most `atMost` conversations: `more` says the scan
+ * stopped before the end of the table. The one Scan on a request path (`find` without an
+ * indexed condition), so it is always bounded.
+ */
+export async function scanConversations(ctx: Ctx, atMost: number): Promise<{ conversations: ConversationRecord[]; more: boolean }> {
+  const { db, config } = ctx.deps;
+  const out: ConversationRecord[] = [];
+  let start: Item | undefined;
+  do {
+    const res = await db.send(
+      new ScanCommand({ TableName: config.tables.conversations, Limit: atMost - out.length, ExclusiveStartKey: start }),
+    );
+    out.push(...((res.Items ?? []) as unknown as ConversationRecord[]));
+    start = res.LastEvaluatedKey as Item | undefined;
+  } while (start && out.length < atMost);
+  return { conversations: out, more: start !== undefined };
 }
 
 /** Sequence progress of many conversations: one BatchGetItem per 100. */
