@@ -1,9 +1,9 @@
 /** Sending, acknowledging and reading messages (PROTOCOL.md §7, §8, `query`). */
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, type Item, isConditionFailed } from '../stores/dynamo';
+import type { Item } from '../stores/dynamo';
 import { mapLimit } from './concurrency';
 import {
   advanceReadPoint,
+  allocateSeq,
   conversationProgress,
   getConversation,
   addAcks,
@@ -18,11 +18,24 @@ import { postEvent, sendToClients, type Target } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { seqOfMessageId, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from '../stores/keys';
-import { getMessage, getSeq, isVoid, putMessage, readSeqs, settleHole, settleRange, type SeqRecord } from '../stores/messages';
+import {
+  getMessage,
+  getSeq,
+  historyPage,
+  idsInTimeRange,
+  isVoid,
+  messageHeadsAt,
+  putMessage,
+  readSeqs,
+  seqsAfter,
+  settleHole,
+  settleRange,
+  type MessageRecord,
+} from '../stores/messages';
 import { WithFollowUp, type Ctx } from './context';
 import type { Request } from '../protocol/schemas';
 import type { ServerEvent } from '../protocol/events';
-import { messageView, type MessageRecord } from './message-model';
+import { messageView } from './message-model';
 import { type MessageView } from '../protocol/views';
 import { schedulePush, type PushJob } from './push';
 import { sendToRoom } from './rooms';
@@ -120,23 +133,9 @@ function pushFor(message: MessageRecord, pushData: Record<string, unknown> | und
 }
 
 async function nextSeq(ctx: Ctx, cid: string): Promise<number> {
-  const { db, config } = ctx.deps;
-  try {
-    const res = await db.send(
-      new UpdateCommand({
-        TableName: config.tables.conversations,
-        Key: { cid },
-        UpdateExpression: 'ADD lastSeq :one SET lastMessageAt = :now',
-        ConditionExpression: 'attribute_exists(cid)',
-        ExpressionAttributeValues: { ':one': 1, ':now': ctx.now },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return res.Attributes!.lastSeq as number;
-  } catch (err) {
-    if (isConditionFailed(err)) throw new ImError('INVALID_MESSAGING_TARGET', 'conversation not found');
-    throw err;
-  }
+  const seq = await allocateSeq(ctx, cid);
+  if (seq === undefined) throw new ImError('INVALID_MESSAGING_TARGET', 'conversation not found');
+  return seq;
 }
 
 /**
@@ -303,22 +302,11 @@ export const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
  * recipient.
  */
 export async function ackMessages(ctx: Ctx, req: Request<'ack'>, session: Session): Promise<object> {
-  const { db, config } = ctx.deps;
   const me = session.clientId;
   const seqs = [...new Set(req.messageIds.map(seqOfMessageId).filter((s): s is number => s !== undefined))];
   if (seqs.length === 0) return {};
   const wanted = new Set(req.messageIds);
-  const found = (
-    await batchGetAll(
-      db,
-      config.tables.messages,
-      seqs.map((seq) => ({ cid: req.cid, seq })),
-      {
-        projection: 'seq, id, #from, receipt',
-        names: { '#from': 'from' },
-      },
-    )
-  ).filter((m) => wanted.has(m.id as string)) as unknown as Pick<MessageRecord, 'seq' | 'id' | 'from' | 'receipt'>[];
+  const found = (await messageHeadsAt(ctx, req.cid, seqs)).filter((m) => wanted.has(m.id));
   if (found.length === 0) return {};
   const member = await addAcks(
     ctx,
@@ -417,33 +405,7 @@ export async function readMessages(ctx: Ctx, req: Request<'read'>, session: Sess
  * (LeanCloud clients acknowledge by time range). Reads at most 1,000 items.
  */
 export async function messageIdsBetween(ctx: Ctx, cid: string, from: number, to: number, max = 100): Promise<string[]> {
-  const { db, config } = ctx.deps;
-  const ids: string[] = [];
-  let start: Item | undefined;
-  let read = 0;
-  do {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.messages,
-        KeyConditionExpression: 'cid = :cid',
-        ProjectionExpression: 'id, #ts',
-        ExpressionAttributeNames: { '#ts': 'timestamp' },
-        ExpressionAttributeValues: { ':cid': cid },
-        ScanIndexForward: false,
-        Limit: 200,
-        ExclusiveStartKey: start,
-      }),
-    );
-    const items = ((res.Items ?? []) as { id?: string; timestamp?: number }[]).filter(
-      (m): m is { id: string; timestamp: number } => m.id !== undefined && m.timestamp !== undefined,
-    );
-    read += items.length;
-    for (const m of items) if (m.timestamp >= from && m.timestamp <= to && ids.length < max) ids.push(m.id);
-    // Newest first: once past `from`, nothing older can match.
-    if (items.some((m) => m.timestamp < from)) break;
-    start = res.LastEvaluatedKey as Item | undefined;
-  } while (start && ids.length < max && read < 1000);
-  return ids;
+  return idsInTimeRange(ctx, cid, from, to, max);
 }
 
 /** Reads bounded by this many items per `query` when filtering (by timestamp alone, or by type). */
@@ -475,7 +437,6 @@ export interface HistoryRange {
  * more messages beyond the page, in the direction of paging.
  */
 export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session): Promise<{ messages: MessageView[]; hasMore: boolean }> {
-  const { db, config } = ctx.deps;
   // Room history is for the connections in the room; conversation history for members.
   if (session.room !== req.cid && !(await getMember(ctx, req.cid, session.clientId))) {
     if (!(await getConversation(ctx, req.cid))) throw new ImError('CONVERSATION_NOT_FOUND', 'conversation not found');
@@ -490,56 +451,25 @@ export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session
   // Message ids give exact sequence bounds; timestamps alone filter (seq order follows time).
   const hi = seqOf(req.before, 'before');
   const lo = seqOf(req.after, 'after');
-  const keys =
-    hi !== undefined && lo !== undefined
-      ? ' AND seq BETWEEN :lo AND :hi'
-      : hi !== undefined
-        ? ' AND seq <= :hi'
-        : lo !== undefined
-          ? ' AND seq >= :lo'
-          : '';
-  const filters: string[] = ['attribute_not_exists(#void)'];
-  const values: Item = { ':cid': req.cid };
-  if (hi !== undefined) values[':hi'] = hi;
-  if (lo !== undefined) values[':lo'] = lo;
-  if (hi === undefined && req.before?.timestamp !== undefined) {
-    filters.push(`#ts ${req.before.inclusive ? '<=' : '<'} :bt`);
-    values[':bt'] = req.before.timestamp;
-  }
-  if (lo === undefined && req.after?.timestamp !== undefined) {
-    filters.push(`#ts ${req.after.inclusive ? '>=' : '>'} :at`);
-    values[':at'] = req.after.timestamp;
-  }
-  if (req.type !== undefined) {
-    filters.push('lctype = :type');
-    values[':type'] = req.type;
-  }
+  // An end given by message id is exact; one given by a timestamp alone filters.
+  const before =
+    hi === undefined && req.before?.timestamp !== undefined
+      ? { timestamp: req.before.timestamp, inclusive: req.before.inclusive === true }
+      : undefined;
+  const after =
+    lo === undefined && req.after?.timestamp !== undefined
+      ? { timestamp: req.after.timestamp, inclusive: req.after.inclusive === true }
+      : undefined;
   if (lo !== undefined && hi !== undefined && lo > hi) return { messages: [], hasMore: false };
-  const page: Item[] = [];
-  let start: Item | undefined;
-  let read = 0;
-  // One item more than asked tells whether the range goes on.
-  do {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.messages,
-        KeyConditionExpression: `cid = :cid${keys}`,
-        FilterExpression: filters.join(' AND '),
-        ExpressionAttributeNames: { '#void': 'void', ...(filters.some((f) => f.includes('#ts')) ? { '#ts': 'timestamp' } : {}) },
-        ExpressionAttributeValues: values,
-        ScanIndexForward: req.from === 'oldest',
-        Limit: req.limit + 1 - page.length,
-        ExclusiveStartKey: start,
-      }),
-    );
-    page.push(...((res.Items ?? []) as Item[]));
-    read += res.ScannedCount ?? 0;
-    start = res.LastEvaluatedKey as Item | undefined;
-  } while (start && page.length < req.limit + 1 && read < MAX_QUERY_READ);
-  const hasMore = page.length > req.limit || (start !== undefined && page.length <= req.limit);
-  const taken = page.slice(0, req.limit);
-  if (req.from !== 'oldest') taken.reverse();
-  return { messages: taken.map((m) => messageView(m as unknown as MessageRecord)), hasMore };
+  const { messages, hasMore } = await historyPage(ctx, {
+    cid: req.cid,
+    keys: { ...(lo !== undefined ? { lo } : {}), ...(hi !== undefined ? { hi } : {}) },
+    filters: { ...(before ? { before } : {}), ...(after ? { after } : {}), ...(req.type !== undefined ? { lctype: req.type } : {}) },
+    from: req.from ?? 'newest',
+    limit: req.limit,
+    maxRead: MAX_QUERY_READ,
+  });
+  return { messages: messages.map((m) => messageView(m)), hasMore };
 }
 
 /** Offline delivery caps (PROTOCOL.md §5). */
@@ -556,7 +486,6 @@ export async function deliverOffline(
   memberships: Pick<MemberRecord, 'cid' | 'deliveredSeq' | 'ackedAhead'>[],
   known?: Map<string, ConversationProgress>,
 ): Promise<void> {
-  const { db, config } = ctx.deps;
   if (memberships.length === 0) return;
   const progress =
     known ??
@@ -569,17 +498,9 @@ export async function deliverOffline(
     .sort((a, b) => (progress.get(b.cid)!.lastMessageAt ?? 0) - (progress.get(a.cid)!.lastMessageAt ?? 0))
     .slice(0, OFFLINE_MAX_CONVERSATIONS);
   for (const m of pending) {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.messages,
-        KeyConditionExpression: 'cid = :cid AND seq > :s',
-        ExpressionAttributeValues: { ':cid': m.cid, ':s': m.deliveredSeq },
-        ScanIndexForward: true,
-        Limit: OFFLINE_MAX_PER_CONVERSATION,
-      }),
-    );
+    const items = await seqsAfter(ctx, m.cid, m.deliveredSeq, { from: 'oldest', limit: OFFLINE_MAX_PER_CONVERSATION });
     const acked = new Set(m.ackedAhead ?? []);
-    for (const item of (res.Items ?? []) as unknown as SeqRecord[]) {
+    for (const item of items) {
       if (isVoid(item) || item.from === target.clientId || acked.has(item.seq)) continue;
       const outcome = await postEvent(ctx, target, { event: 'message', message: messageView(item, { offline: true }) });
       if (outcome === 'gone') return;

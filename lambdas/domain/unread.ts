@@ -3,12 +3,11 @@
  * point: no write per member per message. Own messages are not unread, so counting reads the
  * messages after the read point (newest first, bounded).
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
 import { conversationProgress, type ConversationProgress, type MemberRecord } from '../stores/conversations';
-import { mentions, messageView, type MessageRecord } from './message-model';
+import { mentions, messageView } from './message-model';
 import type { UnreadEntry } from '../protocol/views';
-import { isVoid, type VoidRecord } from '../stores/messages';
+import { isVoid, seqsAfter, type MessageRecord } from '../stores/messages';
 import type { Ctx } from './context';
 
 /** Counts above this are reported as this number (clients show "99+" long before). */
@@ -24,7 +23,6 @@ export async function unreadCounts(
   memberships: Pick<MemberRecord, 'cid' | 'readSeq'>[],
   known?: Map<string, ConversationProgress>,
 ): Promise<UnreadEntry[]> {
-  const { db, config } = ctx.deps;
   if (memberships.length === 0) return [];
   const progress =
     known ??
@@ -34,16 +32,9 @@ export async function unreadCounts(
     ));
   return mapLimit(memberships, 8, async (m): Promise<UnreadEntry> => {
     if ((progress.get(m.cid)?.lastSeq ?? 0) <= m.readSeq) return { cid: m.cid, unread: 0, lastMessage: null };
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.messages,
-        KeyConditionExpression: 'cid = :cid AND seq > :s',
-        ExpressionAttributeValues: { ':cid': m.cid, ':s': m.readSeq },
-        ScanIndexForward: false,
-        Limit: UNREAD_COUNT_CAP,
-      }),
+    const items = (await seqsAfter(ctx, m.cid, m.readSeq, { from: 'newest', limit: UNREAD_COUNT_CAP })).filter(
+      (i): i is MessageRecord => !isVoid(i),
     );
-    const items = ((res.Items ?? []) as unknown as (MessageRecord | VoidRecord)[]).filter((i): i is MessageRecord => !isVoid(i));
     return {
       cid: m.cid,
       unread: items.filter((i) => i.from !== clientId).length,
