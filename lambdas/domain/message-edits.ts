@@ -12,7 +12,8 @@ import { seqOfMessageId } from './ids';
 import { messageView } from './message-model';
 import { type MessageView } from '../protocol/views';
 import { changedMessages, getMessage, rewriteMessage, type MessageRecord } from '../stores/messages';
-import { audienceFor, checkSize, replyAndDeliver, typeField } from './messages';
+import { audienceFor, replyAndDeliver } from './fan-out';
+import { checkSize, typeField } from './messaging';
 import type { Ctx, WithFollowUp } from './context';
 import type { Session } from '../stores/connections';
 
@@ -27,7 +28,12 @@ export interface MessageChange {
   recall?: boolean;
 }
 
-export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Session): Promise<{ message: MessageView } | WithFollowUp> {
+/** An edit or recall answers with the message as it now is. */
+export interface ModifyResult {
+  message: MessageView;
+}
+
+export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Session): Promise<ModifyResult | WithFollowUp> {
   const data = change.recall ? RECALLED_DATA : change.data;
   if (data === undefined) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'an edit needs data');
   checkSize(ctx, data);
@@ -52,7 +58,7 @@ export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Se
   if (!(await rewriteMessage(ctx, updated))) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'the message was recalled meanwhile');
   await notePatch(ctx, change.cid, updated.updatedAt!);
   const message = messageView(updated);
-  return replyAndDeliver(ctx, change.cid, audience, { event: 'messageUpdated', message }, { message });
+  return replyAndDeliver<ModifyResult>(ctx, change.cid, audience, { event: 'messageUpdated', message }, { message });
 }
 
 /** Most changes one catch-up returns per conversation (the newest ones). */
