@@ -10,7 +10,7 @@ import { mapLimit } from './concurrency';
 import type { ServerEvent } from '../protocol/events';
 import { WithFollowUp, type Ctx } from './context';
 import { deleteConnection, LEFT_MARKER_MS, presenceOf, removePresence, type Session } from '../stores/connections';
-import { getConversation, memberStates } from '../stores/conversations';
+import { getConversation, memberStates, type MemberRecord } from '../stores/conversations';
 import { ImError } from '../protocol/errors';
 import type { WireProtocol } from '../protocol/subprotocols';
 import { schedulePush, type PushJob } from './push';
@@ -128,12 +128,26 @@ export type Audience = { room: false; members: string[]; muted: Set<string>; joi
 export async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Audience> {
   if (session.room === cid) return { room: true };
   const states = await memberStates(ctx, cid);
-  const members = states.map((m) => m.clientId);
-  if (!members.includes(session.clientId)) {
+  const audience = memberAudience(states, session.clientId);
+  if (!audience) {
     const what =
-      members.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
+      states.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
     throw new ImError('INVALID_MESSAGING_TARGET', what);
   }
+  return audience;
+}
+
+/**
+ * The audience a conversation's member list makes for `sender`: every member (the sender too,
+ * for its other connections), who muted it, and when each joined (for `FanOutScope`).
+ * Undefined when the sender is no member: only members send.
+ */
+export function memberAudience(
+  states: readonly Pick<MemberRecord, 'clientId' | 'muted' | 'joinedAt'>[],
+  sender: string,
+): Extract<Audience, { room: false }> | undefined {
+  const members = states.map((m) => m.clientId);
+  if (!members.includes(sender)) return undefined;
   return {
     room: false,
     members,
@@ -148,7 +162,8 @@ export async function audienceFor(ctx: Ctx, cid: string, session: Session): Prom
  */
 export const FAN_OUT_AFTER_REPLY_ABOVE = 100;
 
-function fansOutAfterReply(audience: Audience): boolean {
+/** Whether the fan-out runs after the reply: always for rooms (their size is unknown until read), else above the bound. */
+export function fansOutAfterReply(audience: Audience): boolean {
   return audience.room || audience.members.length > FAN_OUT_AFTER_REPLY_ABOVE;
 }
 
@@ -163,7 +178,7 @@ async function deliver(ctx: Ctx, cid: string, audience: Audience, event: ServerE
 }
 
 /** Who gets a push: members other than the sender that no live connection took the message for, unless muted. */
-function offlineRecipients(audience: Audience, reached: Set<string>, sender: string): string[] {
+export function offlineRecipients(audience: Audience, reached: ReadonlySet<string>, sender: string): string[] {
   if (audience.room) return [];
   return audience.members.filter((m) => m !== sender && !reached.has(m) && !audience.muted.has(m));
 }
