@@ -5,7 +5,7 @@
 import { getConversation, getMember } from '../stores/conversations';
 import { ImError } from '../protocol/errors';
 import { seqOfMessageId } from './ids';
-import { historyPage, idsInTimeRange } from '../stores/messages';
+import { historyPage, idsInTimeRange, type HistoryPlan, type TimeBound } from '../stores/messages';
 import type { Ctx } from './context';
 import { messageView } from './message-model';
 import { type MessageView } from '../protocol/views';
@@ -20,7 +20,7 @@ export async function messageIdsBetween(ctx: Ctx, cid: string, from: number, to:
 }
 
 /** Reads bounded by this many items per `query` when filtering (by timestamp alone, or by type). */
-const MAX_QUERY_READ = 5000;
+export const MAX_QUERY_READ = 5000;
 
 /** One end of a history range: a message id (exact) or, without one, a timestamp. */
 export interface HistoryBound {
@@ -58,32 +58,39 @@ export async function queryHistory(ctx: Ctx, req: HistoryRange, session: Session
     if (!(await getConversation(ctx, req.cid))) throw new ImError('CONVERSATION_NOT_FOUND', 'conversation not found');
     throw new ImError('CONVERSATION_LOG_REJECTED', 'only members (for chat rooms: those in the room) can read its history');
   }
-  const seqOf = (b: HistoryBound | undefined, which: string) => {
+  const plan = historyPlan(req);
+  if (plan === 'empty') return { messages: [], hasMore: false };
+  const { messages, hasMore } = await historyPage(ctx, plan);
+  return { messages: messages.map((m) => messageView(m)), hasMore };
+}
+
+/**
+ * How the table reads a history range. Message ids give exact sequence bounds (the key
+ * condition; an exclusive end moves one seq inwards); an end given by a timestamp alone filters
+ * (seq order follows time, but timestamps are no key). 'empty' when the seq bounds cross, so
+ * nothing need be read; UNPARSEABLE_RAW_MESSAGE for an id this server did not make.
+ */
+export function historyPlan(req: HistoryRange): HistoryPlan | 'empty' {
+  const seqOf = (b: HistoryBound | undefined, which: 'before' | 'after') => {
     if (b?.messageId === undefined) return undefined;
     const seq = seqOfMessageId(b.messageId);
     if (seq === undefined) throw new ImError('UNPARSEABLE_RAW_MESSAGE', `${which}.messageId is not a message id of this server`);
     return b.inclusive ? seq : which === 'before' ? seq - 1 : seq + 1;
   };
-  // Message ids give exact sequence bounds; timestamps alone filter (seq order follows time).
   const hi = seqOf(req.before, 'before');
   const lo = seqOf(req.after, 'after');
-  // An end given by message id is exact; one given by a timestamp alone filters.
-  const before =
-    hi === undefined && req.before?.timestamp !== undefined
-      ? { timestamp: req.before.timestamp, inclusive: req.before.inclusive === true }
-      : undefined;
-  const after =
-    lo === undefined && req.after?.timestamp !== undefined
-      ? { timestamp: req.after.timestamp, inclusive: req.after.inclusive === true }
-      : undefined;
-  if (lo !== undefined && hi !== undefined && lo > hi) return { messages: [], hasMore: false };
-  const { messages, hasMore } = await historyPage(ctx, {
+  if (lo !== undefined && hi !== undefined && lo > hi) return 'empty';
+  const timeBound = (b: HistoryBound | undefined): TimeBound | undefined =>
+    b?.timestamp !== undefined ? { timestamp: b.timestamp, inclusive: b.inclusive === true } : undefined;
+  // An end given by message id is exact; its timestamp, if any, adds nothing.
+  const before = hi === undefined ? timeBound(req.before) : undefined;
+  const after = lo === undefined ? timeBound(req.after) : undefined;
+  return {
     cid: req.cid,
     keys: { ...(lo !== undefined ? { lo } : {}), ...(hi !== undefined ? { hi } : {}) },
     filters: { ...(before ? { before } : {}), ...(after ? { after } : {}), ...(req.type !== undefined ? { lctype: req.type } : {}) },
     from: req.from ?? 'newest',
     limit: req.limit,
     maxRead: MAX_QUERY_READ,
-  });
-  return { messages: messages.map((m) => messageView(m)), hasMore };
+  };
 }
