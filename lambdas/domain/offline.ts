@@ -10,7 +10,7 @@ import { conversationProgress, type ConversationProgress, type MemberRecord } fr
 import { postEvent, type Target } from './fan-out';
 import { mentions, messageView } from './message-model';
 import type { UnreadEntry } from '../protocol/views';
-import { isVoid, seqsAfter, type MessageRecord } from '../stores/messages';
+import { isVoid, seqsAfter, type MessageRecord, type SeqRecord } from '../stores/messages';
 import type { Ctx } from './context';
 
 /** Offline delivery caps (PROTOCOL.md §5). */
@@ -34,19 +34,39 @@ export async function deliverOffline(
       ctx,
       memberships.map((m) => m.cid),
     ));
-  const pending = memberships
-    .filter((m) => (progress.get(m.cid)?.lastSeq ?? 0) > m.deliveredSeq)
-    .sort((a, b) => (progress.get(b.cid)!.lastMessageAt ?? 0) - (progress.get(a.cid)!.lastMessageAt ?? 0))
-    .slice(0, OFFLINE_MAX_CONVERSATIONS);
-  for (const m of pending) {
+  for (const m of offlineConversations(memberships, progress)) {
     const items = await seqsAfter(ctx, m.cid, m.deliveredSeq, { from: 'oldest', limit: OFFLINE_MAX_PER_CONVERSATION });
-    const acked = new Set(m.ackedAhead ?? []);
-    for (const item of items) {
-      if (isVoid(item) || item.from === target.clientId || acked.has(item.seq)) continue;
-      const outcome = await postEvent(ctx, target, { event: 'message', message: messageView(item, { offline: true }) });
+    for (const message of offlineMessages(items, target.clientId, m.ackedAhead)) {
+      const outcome = await postEvent(ctx, target, { event: 'message', message: messageView(message, { offline: true }) });
       if (outcome === 'gone') return;
     }
   }
+}
+
+/**
+ * The conversations offline delivery reads: those with messages past the member's delivered
+ * point, most recently active first, at most OFFLINE_MAX_CONVERSATIONS (the cap keeps the
+ * conversations the client most likely opens).
+ */
+export function offlineConversations<M extends Pick<MemberRecord, 'cid' | 'deliveredSeq'>>(
+  memberships: readonly M[],
+  progress: ReadonlyMap<string, Pick<ConversationProgress, 'lastSeq' | 'lastMessageAt'>>,
+): M[] {
+  const activity = (cid: string) => progress.get(cid)?.lastMessageAt ?? 0;
+  return memberships
+    .filter((m) => (progress.get(m.cid)?.lastSeq ?? 0) > m.deliveredSeq)
+    .sort((a, b) => activity(b.cid) - activity(a.cid))
+    .slice(0, OFFLINE_MAX_CONVERSATIONS);
+}
+
+/**
+ * Of what follows a delivered point, what the client still needs: not void seqs, not its own
+ * messages (it sent them), not those it acked beyond the point (received already; the point just
+ * could not pass an earlier gap yet).
+ */
+export function offlineMessages(items: readonly SeqRecord[], clientId: string, ackedAhead: Iterable<number> | undefined): MessageRecord[] {
+  const acked = new Set(ackedAhead ?? []);
+  return items.filter((item): item is MessageRecord => !isVoid(item) && item.from !== clientId && !acked.has(item.seq));
 }
 
 /** Counts above this are reported as this number (clients show "99+" long before). */
@@ -71,16 +91,23 @@ export async function unreadCounts(
     ));
   return mapLimit(memberships, 8, async (m): Promise<UnreadEntry> => {
     if ((progress.get(m.cid)?.lastSeq ?? 0) <= m.readSeq) return { cid: m.cid, unread: 0, lastMessage: null };
-    const items = (await seqsAfter(ctx, m.cid, m.readSeq, { from: 'newest', limit: UNREAD_COUNT_CAP })).filter(
-      (i): i is MessageRecord => !isVoid(i),
-    );
-    return {
-      cid: m.cid,
-      unread: items.filter((i) => i.from !== clientId).length,
-      lastMessage: items[0] ? messageView(items[0]) : null,
-      ...(items.some((i) => mentions(i, clientId)) ? { mentioned: true as const } : {}),
-    };
+    return unreadEntry(m.cid, await seqsAfter(ctx, m.cid, m.readSeq, { from: 'newest', limit: UNREAD_COUNT_CAP }), clientId);
   });
+}
+
+/**
+ * One conversation's unread entry from what follows the read point, newest first: messages from
+ * others count (own ones were read when sent), `lastMessage` is the newest whoever sent it, and
+ * a mention of the client among them is flagged.
+ */
+export function unreadEntry(cid: string, newestFirst: readonly SeqRecord[], clientId: string): UnreadEntry {
+  const items = newestFirst.filter((i): i is MessageRecord => !isVoid(i));
+  return {
+    cid,
+    unread: items.filter((i) => i.from !== clientId).length,
+    lastMessage: items[0] ? messageView(items[0]) : null,
+    ...(items.some((i) => mentions(i, clientId)) ? { mentioned: true as const } : {}),
+  };
 }
 
 /** The `unread` event's list at login: conversations with unread messages only. */
