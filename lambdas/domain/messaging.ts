@@ -67,7 +67,7 @@ function dedupeKey(cid: string, from: string, clientMsgId: string): string {
 }
 
 /** Where a stored message goes: its seq, id and timestamp, taken together. */
-interface Slot {
+export interface Slot {
   seq: number;
   id: string;
   timestamp: number;
@@ -81,7 +81,7 @@ async function newSlot(ctx: Ctx, cid: string): Promise<Slot> {
 const slotOf = (claim: Item): Slot => ({ seq: claim.seq as number, id: claim.messageId as string, timestamp: claim.timestamp as number });
 
 /** The stored form of a send: the one builder, so that a resend stores exactly what the first attempt would have. */
-function messageRecord(req: Request<'send'>, me: string, audience: Audience, slot: Slot): MessageRecord {
+export function messageRecord(req: Request<'send'>, me: string, audience: Audience, slot: Slot): MessageRecord {
   return {
     cid: req.cid,
     seq: slot.seq,
@@ -100,7 +100,7 @@ function messageRecord(req: Request<'send'>, me: string, audience: Audience, slo
 const MAX_STORE_ATTEMPTS = 5;
 
 /**
- * Writes a send's message into its slot. A slot that a reader voided first (message-store.ts) is
+ * Writes a send's message into its slot. A slot that a reader voided first (stores/messages.ts) is
  * given up for a fresh one, and the `clientMsgId` claim moves along, so a resend finds the message
  * where it ended up; the message then never lands below a point some member has passed. Returns
  * the stored message and whether this call wrote it: only the writer fans out, so racing resends
