@@ -4,7 +4,7 @@
  * each other), so an ack of message N moves the point only over seqs the member is known not to
  * be waiting for: acked ones, its own messages, and void seqs. Acks beyond a message still
  * unacked are remembered (bounded) and counted once the point reaches them. Pure: the I/O is in
- * messages.ts.
+ * receipts.ts.
  */
 
 /** Acked seqs beyond the point that a member record remembers; more are simply delivered again. */

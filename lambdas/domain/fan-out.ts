@@ -2,12 +2,19 @@
  * Fan-out: members → their live connections (presence, batched) → postToConnection with
  * bounded concurrency. A connection that answers 410 is removed, and its client counts as
  * offline for this delivery unless another of its connections took the frame.
+ *
+ * A message's audience (the members, or a chat room's connections) is chosen here too, and so is
+ * when the fan-out runs (before or after the reply) and who is left to a push.
  */
 import { mapLimit } from './concurrency';
 import type { ServerEvent } from '../protocol/events';
-import type { Ctx } from './context';
-import { deleteConnection, LEFT_MARKER_MS, presenceOf, removePresence } from '../stores/connections';
+import { WithFollowUp, type Ctx } from './context';
+import { deleteConnection, LEFT_MARKER_MS, presenceOf, removePresence, type Session } from '../stores/connections';
+import { getConversation, memberStates, type MemberRecord } from '../stores/conversations';
+import { ImError } from '../protocol/errors';
 import type { WireProtocol } from '../protocol/subprotocols';
+import { schedulePush, type PushJob } from './push';
+import { sendToRoom } from './rooms';
 
 /** Posts in flight per invocation: enough to hide latency, low enough for the account-wide throttle. */
 const POST_CONCURRENCY = 32;
@@ -109,4 +116,90 @@ export async function sendToClients(
 ): Promise<DeliveryReport> {
   const targets = await targetsOf(ctx, clientIds, opts.except, opts.scope);
   return postToTargets(ctx, targets, event);
+}
+
+/** Who gets a conversation's messages: its members, or the connections in a chat room. */
+export type Audience = { room: false; members: string[]; muted: Set<string>; joinedAt: Map<string, number> } | { room: true };
+
+/**
+ * The audience of `cid` if the sender belongs to it, else 4401 (missing conversations
+ * included). A connection in a room sends to that room; otherwise the member list decides.
+ */
+export async function audienceFor(ctx: Ctx, cid: string, session: Session): Promise<Audience> {
+  if (session.room === cid) return { room: true };
+  const states = await memberStates(ctx, cid);
+  const audience = memberAudience(states, session.clientId);
+  if (!audience) {
+    const what =
+      states.length === 0 && (await getConversation(ctx, cid))?.transient ? 'not in this chat room' : 'not a member of this conversation';
+    throw new ImError('INVALID_MESSAGING_TARGET', what);
+  }
+  return audience;
+}
+
+/**
+ * The audience a conversation's member list makes for `sender`: every member (the sender too,
+ * for its other connections), who muted it, and when each joined (for `FanOutScope`).
+ * Undefined when the sender is no member: only members send.
+ */
+export function memberAudience(
+  states: readonly Pick<MemberRecord, 'clientId' | 'muted' | 'joinedAt'>[],
+  sender: string,
+): Extract<Audience, { room: false }> | undefined {
+  const members = states.map((m) => m.clientId);
+  if (!members.includes(sender)) return undefined;
+  return {
+    room: false,
+    members,
+    muted: new Set(states.filter((m) => m.muted).map((m) => m.clientId)),
+    joinedAt: new Map(states.map((m) => [m.clientId, m.joinedAt])),
+  };
+}
+
+/**
+ * Audiences this large are served after the reply (posted through @connections): the sender's
+ * `ok` must not wait for hundreds or thousands of posts.
+ */
+export const FAN_OUT_AFTER_REPLY_ABOVE = 100;
+
+/** Whether the fan-out runs after the reply: always for rooms (their size is unknown until read), else above the bound. */
+export function fansOutAfterReply(audience: Audience): boolean {
+  return audience.room || audience.members.length > FAN_OUT_AFTER_REPLY_ABOVE;
+}
+
+/** Fan-out to everyone in the audience except the sending connection; returns the clients reached. */
+async function deliver(ctx: Ctx, cid: string, audience: Audience, event: ServerEvent): Promise<Set<string>> {
+  if (audience.room) {
+    await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
+    return new Set();
+  }
+  return (await sendToClients(ctx, audience.members, event, { except: ctx.connectionId, scope: { cid, joinedAt: audience.joinedAt } }))
+    .reached;
+}
+
+/** Who gets a push: members other than the sender that no live connection took the message for, unless muted. */
+export function offlineRecipients(audience: Audience, reached: ReadonlySet<string>, sender: string): string[] {
+  if (audience.room) return [];
+  return audience.members.filter((m) => m !== sender && !reached.has(m) && !audience.muted.has(m));
+}
+
+/**
+ * Fans out and, for stored messages of normal conversations, starts the push worker for the
+ * members left offline. Small audiences are served before the reply (the route response) and
+ * the worker is started after it; large ones entirely after the reply.
+ */
+export async function replyAndDeliver<R extends object>(
+  ctx: Ctx,
+  cid: string,
+  audience: Audience,
+  event: ServerEvent,
+  result: R,
+  push?: Omit<PushJob, 'recipients'>,
+): Promise<R | WithFollowUp> {
+  const schedule = (reached: Set<string>) =>
+    push ? schedulePush(ctx, { ...push, recipients: offlineRecipients(audience, reached, push.from) }) : Promise.resolve();
+  if (fansOutAfterReply(audience)) return new WithFollowUp(result, async () => schedule(await deliver(ctx, cid, audience, event)));
+  const reached = await deliver(ctx, cid, audience, event);
+  if (!push || !ctx.deps.sns || offlineRecipients(audience, reached, push.from).length === 0) return result;
+  return new WithFollowUp(result, () => schedule(reached));
 }

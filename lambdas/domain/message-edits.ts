@@ -5,16 +5,15 @@
  * `messageUpdated`. A recalled message keeps its id and timestamp, and its data becomes
  * LeanCloud's recalled-message type (-127), which the SDKs render as "[该消息已撤回]".
  */
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
-import type { ConversationProgress } from '../stores/conversations';
+import { notePatch, type ConversationProgress } from '../stores/conversations';
 import { ImError } from '../protocol/errors';
-import { isConditionFailed } from '../stores/dynamo';
 import { seqOfMessageId } from './ids';
-import { messageView, type MessageRecord } from './message-model';
+import { messageView } from './message-model';
 import { type MessageView } from '../protocol/views';
-import { getMessage } from '../stores/messages';
-import { audienceFor, checkSize, replyAndDeliver, typeField } from './messages';
+import { changedMessages, getMessage, rewriteMessage, type MessageRecord } from '../stores/messages';
+import { audienceFor, replyAndDeliver } from './fan-out';
+import { checkSize, typeField } from './messaging';
 import type { Ctx, WithFollowUp } from './context';
 import type { Session } from '../stores/connections';
 
@@ -29,7 +28,12 @@ export interface MessageChange {
   recall?: boolean;
 }
 
-export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Session): Promise<{ message: MessageView } | WithFollowUp> {
+/** An edit or recall answers with the message as it now is. */
+export interface ModifyResult {
+  message: MessageView;
+}
+
+export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Session): Promise<ModifyResult | WithFollowUp> {
   const data = change.recall ? RECALLED_DATA : change.data;
   if (data === undefined) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'an edit needs data');
   checkSize(ctx, data);
@@ -50,56 +54,11 @@ export async function modifyMessage(ctx: Ctx, change: MessageChange, session: Se
     updatedAt: Math.max(ctx.now, (stored.updatedAt ?? stored.timestamp) + 1),
     ...(change.recall ? { recalled: true } : {}),
   };
-  await rewrite(ctx, updated);
+  // A recall is final: one that landed meanwhile wins over this change.
+  if (!(await rewriteMessage(ctx, updated))) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'the message was recalled meanwhile');
   await notePatch(ctx, change.cid, updated.updatedAt!);
   const message = messageView(updated);
-  return replyAndDeliver(ctx, change.cid, audience, { event: 'messageUpdated', message }, { message });
-}
-
-/** Writes the new content unless the message was recalled meanwhile (a recall is final). */
-async function rewrite(ctx: Ctx, m: MessageRecord): Promise<void> {
-  const { db, config } = ctx.deps;
-  try {
-    await db.send(
-      new UpdateCommand({
-        TableName: config.tables.messages,
-        Key: { cid: m.cid, seq: m.seq },
-        UpdateExpression:
-          `SET #data = :d, updatedAt = :u${m.recalled ? ', recalled = :r' : ''}` +
-          (m.lctype !== undefined ? ', lctype = :t' : ' REMOVE lctype'),
-        ConditionExpression: '#from = :me AND attribute_not_exists(recalled)',
-        ExpressionAttributeNames: { '#data': 'data', '#from': 'from' },
-        ExpressionAttributeValues: {
-          ':d': m.data,
-          ':u': m.updatedAt,
-          ':me': m.from,
-          ...(m.recalled ? { ':r': true } : {}),
-          ...(m.lctype !== undefined ? { ':t': m.lctype } : {}),
-        },
-      }),
-    );
-  } catch (err) {
-    if (isConditionFailed(err)) throw new ImError('UNPARSEABLE_RAW_MESSAGE', 'the message was recalled meanwhile');
-    throw err;
-  }
-}
-
-/** The conversation remembers its latest edit, so that catching up skips untouched conversations. */
-async function notePatch(ctx: Ctx, cid: string, at: number): Promise<void> {
-  const { db, config } = ctx.deps;
-  await db
-    .send(
-      new UpdateCommand({
-        TableName: config.tables.conversations,
-        Key: { cid },
-        UpdateExpression: 'SET lastPatchAt = :t',
-        ConditionExpression: 'attribute_exists(cid) AND (attribute_not_exists(lastPatchAt) OR lastPatchAt < :t)',
-        ExpressionAttributeValues: { ':t': at },
-      }),
-    )
-    .catch((err: unknown) => {
-      if (!isConditionFailed(err)) throw err;
-    });
+  return replyAndDeliver<ModifyResult>(ctx, change.cid, audience, { event: 'messageUpdated', message }, { message });
 }
 
 /** Most changes one catch-up returns per conversation (the newest ones). */
@@ -111,20 +70,9 @@ export const PATCHES_MAX_PER_CONVERSATION = 100;
  * One Query for each conversation changed since; none for the others.
  */
 export async function changedSince(ctx: Ctx, progress: Map<string, ConversationProgress>, since: number): Promise<MessageView[]> {
-  const { db, config } = ctx.deps;
   const touched = [...progress].filter(([, p]) => p.lastPatchAt !== null && p.lastPatchAt > since).map(([cid]) => cid);
   const pages = await mapLimit(touched, 8, async (cid) => {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.messages,
-        IndexName: 'byUpdate',
-        KeyConditionExpression: 'cid = :c AND updatedAt > :t',
-        ExpressionAttributeValues: { ':c': cid, ':t': since },
-        ScanIndexForward: false,
-        Limit: PATCHES_MAX_PER_CONVERSATION,
-      }),
-    );
-    return ((res.Items ?? []) as unknown as MessageRecord[]).reverse().map((m) => messageView(m));
+    return (await changedMessages(ctx, cid, since, PATCHES_MAX_PER_CONVERSATION)).map((m) => messageView(m));
   });
   return pages.flat();
 }

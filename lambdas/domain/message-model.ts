@@ -1,23 +1,6 @@
-/** Stored messages, and how they become the message object clients see (docs/protocol.md §3.2). */
+/** How stored messages become the message object clients see (docs/protocol.md §3.2). */
 import type { MessageView } from '../protocol/views';
-
-export interface MessageRecord {
-  cid: string;
-  seq: number;
-  id: string;
-  from: string;
-  data: string;
-  timestamp: number;
-  receipt?: boolean;
-  /** Clients it @-mentions, and whether it mentions everyone. */
-  mentions?: string[];
-  mentionAll?: boolean;
-  /** `_lctype` of a typed message, for history by type. */
-  lctype?: number;
-  /** When the sender last edited or recalled it. */
-  updatedAt?: number;
-  recalled?: boolean;
-}
+import type { MessageRecord } from '../stores/messages';
 
 export function messageView(m: MessageRecord, extra: { offline?: boolean } = {}): MessageView {
   return {

@@ -3,7 +3,7 @@ import { conversationProgress, membershipsOf } from '../stores/conversations';
 import { dropDeadConnection, postEvent } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { changedSince } from './message-edits';
-import { deliverOffline } from './messages';
+import { deliverOffline, unreadSummary } from './offline';
 import { WithFollowUp, type Ctx } from './context';
 import { CLIENT_ID_PATTERN, type Request } from '../protocol/schemas';
 import {
@@ -28,7 +28,6 @@ import { deviceKeyOf, registerDevice, unregisterDevice } from './devices';
 import { spendOpenBudget } from './rate-limit';
 import { forgetRoom, leaveRoom, rejoinRecentRoom, rememberRoomOnDisconnect } from './rooms';
 import { verifySignature } from './signatures';
-import { unreadSummary } from './unread';
 
 export const SESSION_CONFLICT_EVENT = { event: 'closed', code: 4111, name: 'SESSION_CONFLICT' } as const;
 

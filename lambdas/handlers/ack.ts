@@ -1,5 +1,5 @@
 /** `ack`: records the client's delivered point (PROTOCOL.md §8). */
-import { ackMessages } from '../domain/messages';
+import { ackMessages } from '../domain/receipts';
 import { defineAction } from '../runtime/route';
 
 export const { handle, handler } = defineAction('ack', { session: true, run: ackMessages });

@@ -2,7 +2,7 @@
  * `query`: message history, newest page first (PROTOCOL.md §4); with `after` (extension), the
  * oldest page after that message instead.
  */
-import { queryHistory } from '../domain/messages';
+import { queryHistory } from '../domain/history';
 import { defineAction } from '../runtime/route';
 
 export const { handle, handler } = defineAction('query', {

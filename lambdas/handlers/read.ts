@@ -1,5 +1,5 @@
 /** `read`: moves the caller's read point (PROTOCOL.md §8). */
-import { readMessages } from '../domain/messages';
+import { readMessages } from '../domain/receipts';
 import { defineAction } from '../runtime/route';
 
 export const { handle, handler } = defineAction('read', { session: true, run: readMessages });

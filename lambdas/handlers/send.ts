@@ -1,5 +1,5 @@
 /** `send`: store and fan out a message (PROTOCOL.md §7). */
-import { sendMessage } from '../domain/messages';
+import { sendMessage } from '../domain/messaging';
 import { defineAction } from '../runtime/route';
 
 export const { handle, handler } = defineAction('send', { session: true, run: sendMessage });

@@ -213,3 +213,53 @@ export async function conversationProgress(ctx: Ctx, cids: string[]): Promise<Ma
     ]),
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The conversation item's message counters, written by the message use cases (domain/messaging.ts,
+// domain/message-edits.ts); the messages themselves are in stores/messages.ts.
+
+/**
+ * Takes the conversation's next sequence number for a message about to be stored. The ADD is
+ * atomic, so concurrent sends get distinct seqs without reading first; undefined when the
+ * conversation does not exist (the condition keeps the ADD from creating an item).
+ */
+export async function allocateSeq(ctx: Ctx, cid: string): Promise<number | undefined> {
+  const { db, config } = ctx.deps;
+  let seq: number | undefined;
+  const taken = await applied(
+    db
+      .send(
+        new UpdateCommand({
+          TableName: config.tables.conversations,
+          Key: { cid },
+          UpdateExpression: 'ADD lastSeq :one SET lastMessageAt = :now',
+          ConditionExpression: 'attribute_exists(cid)',
+          ExpressionAttributeValues: { ':one': 1, ':now': ctx.now },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      )
+      .then((res) => {
+        seq = res.Attributes!.lastSeq as number;
+      }),
+  );
+  return taken ? seq : undefined;
+}
+
+/**
+ * The conversation remembers its latest edit, so that catching up skips untouched conversations.
+ * Only ever moves forward; a missing conversation or a later edit already noted leaves it as is.
+ */
+export async function notePatch(ctx: Ctx, cid: string, at: number): Promise<void> {
+  const { db, config } = ctx.deps;
+  await applied(
+    db.send(
+      new UpdateCommand({
+        TableName: config.tables.conversations,
+        Key: { cid },
+        UpdateExpression: 'SET lastPatchAt = :t',
+        ConditionExpression: 'attribute_exists(cid) AND (attribute_not_exists(lastPatchAt) OR lastPatchAt < :t)',
+        ExpressionAttributeValues: { ':t': at },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,73 @@
+import { OFFLINE_MAX_CONVERSATIONS, offlineConversations, offlineMessages, unreadEntry } from '../../../lambdas/domain/offline';
+import type { MessageRecord, SeqRecord, VoidRecord } from '../../../lambdas/stores/messages';
+
+const message = (seq: number, from: string, extra: Partial<MessageRecord> = {}): MessageRecord => ({
+  cid: 'c1',
+  seq,
+  id: `id${seq}`,
+  from,
+  data: `m${seq}`,
+  timestamp: 1000 + seq,
+  ...extra,
+});
+const voided = (seq: number): VoidRecord => ({ cid: 'c1', seq, void: true, voidedAt: 1 });
+
+describe('offlineConversations', () => {
+  const progress = new Map([
+    ['a', { lastSeq: 5, lastMessageAt: 300 }],
+    ['b', { lastSeq: 9, lastMessageAt: 500 }],
+    ['c', { lastSeq: 2, lastMessageAt: 900 }],
+  ]);
+  test('only conversations past the delivered point, most recently active first', () => {
+    const memberships = [
+      { cid: 'a', deliveredSeq: 3 },
+      { cid: 'b', deliveredSeq: 1 },
+      { cid: 'c', deliveredSeq: 2 },
+      { cid: 'unknown', deliveredSeq: 0 },
+    ];
+    expect(offlineConversations(memberships, progress).map((m) => m.cid)).toEqual(['b', 'a']);
+  });
+  test('keeps the membership as given (acks ahead included)', () => {
+    const m = { cid: 'a', deliveredSeq: 0, ackedAhead: new Set([2]) };
+    expect(offlineConversations([m], progress)[0]).toBe(m);
+  });
+  test('at most OFFLINE_MAX_CONVERSATIONS, the most recent', () => {
+    const many = new Map(Array.from({ length: OFFLINE_MAX_CONVERSATIONS + 5 }, (_, i) => [`c${i}`, { lastSeq: 1, lastMessageAt: i }]));
+    const picked = offlineConversations(
+      [...many.keys()].map((cid) => ({ cid, deliveredSeq: 0 })),
+      many,
+    );
+    expect(picked).toHaveLength(OFFLINE_MAX_CONVERSATIONS);
+    expect(picked[0]!.cid).toBe(`c${OFFLINE_MAX_CONVERSATIONS + 4}`);
+    expect(picked.map((m) => m.cid)).not.toContain('c0');
+  });
+});
+
+describe('offlineMessages', () => {
+  const items: SeqRecord[] = [message(4, 'Jerry'), voided(5), message(6, 'Tom'), message(7, 'Jerry'), message(8, 'Bob')];
+  test('skips void seqs, own messages and those acked ahead; keeps the order', () => {
+    expect(offlineMessages(items, 'Tom', new Set([7])).map((m) => m.seq)).toEqual([4, 8]);
+  });
+  test('without acks ahead, every message from others', () => {
+    expect(offlineMessages(items, 'Tom', undefined).map((m) => m.seq)).toEqual([4, 7, 8]);
+  });
+});
+
+describe('unreadEntry', () => {
+  test('counts messages from others; the newest message is the last whoever sent it', () => {
+    const entry = unreadEntry('c1', [message(9, 'Tom'), voided(8), message(7, 'Jerry'), message(6, 'Bob')], 'Tom');
+    expect(entry).toMatchObject({ cid: 'c1', unread: 2, lastMessage: { id: 'id9', from: 'Tom' } });
+    expect(entry.mentioned).toBeUndefined();
+  });
+  test('a void newest seq is not the last message', () => {
+    expect(unreadEntry('c1', [voided(3), message(2, 'Jerry')], 'Tom').lastMessage).toMatchObject({ id: 'id2' });
+  });
+  test('flags a mention of the client, or of everyone, by others only', () => {
+    expect(unreadEntry('c1', [message(2, 'Jerry', { mentions: ['Tom'] })], 'Tom').mentioned).toBe(true);
+    expect(unreadEntry('c1', [message(2, 'Jerry', { mentionAll: true })], 'Tom').mentioned).toBe(true);
+    expect(unreadEntry('c1', [message(2, 'Tom', { mentionAll: true })], 'Tom').mentioned).toBeUndefined();
+  });
+  test('nothing after the point: zero and no last message', () => {
+    expect(unreadEntry('c1', [voided(4)], 'Tom')).toEqual({ cid: 'c1', unread: 0, lastMessage: null });
+  });
+});
