@@ -7,7 +7,7 @@ import { memberRecords, requireConversation } from '../stores/conversations';
 import { ImError } from '../protocol/errors';
 import { getMessagesAt } from '../stores/messages';
 import type { Ctx } from './context';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 
 export interface ReceiptPoint {
   clientId: string;

@@ -11,7 +11,9 @@ import { dropDeadConnection, framer, type Target } from './fan-out';
 import type { ServerEvent } from '../protocol/events';
 import type { Ctx } from './context';
 import type { WireProtocol } from '../protocol/subprotocols';
-import { expiryFrom, setConnectionField, type LastRoom, type Session } from '../stores/connections';
+import { expiryFrom, setConnectionField } from '../stores/connections';
+import type { LastRoom } from '../stores/presence';
+import type { Session } from './session';
 
 /** A client that disconnects is put back into its room if it opens again within this window. */
 export const ROOM_REJOIN_WINDOW_MS = 30 * 60 * 1000;

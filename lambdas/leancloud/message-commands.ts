@@ -10,7 +10,7 @@ import { modifyMessage } from '../domain/message-edits';
 import type { MessageView } from '../protocol/views';
 import { ackMessages, messageIdsBetween, queryHistory, readMessages, sendMessage, type SendResult } from '../domain/messages';
 import { parseOrThrow, schemas } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from '../domain/session';
 import { encodeFrame, type LcCommand } from './codec';
 import { mentionsOf } from './encoder';
 import type { Sub } from './fields';
