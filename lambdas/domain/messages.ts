@@ -111,7 +111,7 @@ export async function replyAndDeliver<R extends object>(
     push ? schedulePush(ctx, { ...push, recipients: offlineRecipients(audience, reached, push.from) }) : Promise.resolve();
   if (fansOutAfterReply(audience)) return new WithFollowUp(result, async () => schedule(await deliver(ctx, cid, audience, event)));
   const reached = await deliver(ctx, cid, audience, event);
-  if (!push || !ctx.deps.sns || offlineRecipients(audience, reached, push.from).length === 0) return result;
+  if (!push || !ctx.deps.push || offlineRecipients(audience, reached, push.from).length === 0) return result;
   return new WithFollowUp(result, () => schedule(reached));
 }
 

@@ -5,9 +5,9 @@
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { createDb } from '../stores/dynamo';
 import { ManagementApiGateway, type ConnectionGateway } from '../gateways/connection-gateway';
+import { SnsPushEndpoints } from '../gateways/push-endpoints';
 import { workerEnvVar } from '../../lib/routes';
 import type { Config, Deps } from '../domain/context';
 import { configFromEnv } from './config';
@@ -69,7 +69,7 @@ export function depsFromEnv(): Deps {
           async (id) => (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: id }))).SecretString,
         )
       : envMasterKeys(config),
-    sns: Object.keys(config.pushPlatforms).length > 0 ? new SNSClient({}) : undefined,
+    push: Object.keys(config.pushPlatforms).length > 0 ? new SnsPushEndpoints() : undefined,
     async invokeWorker(name, payload) {
       lambda ??= new LambdaClient({});
       const fn = env[workerEnvVar(name)];
