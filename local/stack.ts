@@ -6,7 +6,7 @@ import { ManagementApiGateway } from '../lambdas/gateways/connection-gateway';
 import { createDb, type Db } from '../lambdas/stores/dynamo';
 import { configFromEnv } from '../lambdas/runtime/config';
 import { type Config, type Deps, type Logger } from '../lambdas/domain/context';
-import { envMasterKeys } from '../lambdas/runtime/deps';
+import { envMasterKeys } from '../lambdas/gateways/master-keys';
 import { SnsPushEndpoints } from '../lambdas/gateways/push-endpoints';
 import { createLogger, parseLogLevel } from '../lambdas/runtime/log';
 import type { Handle } from '../lambdas/runtime/route';
@@ -183,7 +183,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         await gw.close();
         db.destroy();
         scopedDbs.forEach((d) => d.destroy());
-        await push?.destroy();
+        push?.destroy();
         await faults?.close();
         await dynamo.close();
       },
