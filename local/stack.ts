@@ -6,10 +6,10 @@ import { ManagementApiGateway } from '../lambdas/gateways/connection-gateway';
 import { createDb, type Db } from '../lambdas/stores/dynamo';
 import { configFromEnv } from '../lambdas/runtime/config';
 import { type Config, type Deps, type Logger } from '../lambdas/domain/context';
-import { envMasterKeys } from '../lambdas/runtime/deps';
+import { envMasterKeys } from '../lambdas/gateways/master-keys';
+import { SnsPushEndpoints } from '../lambdas/gateways/push-endpoints';
 import { createLogger, parseLogLevel } from '../lambdas/runtime/log';
 import type { Handle } from '../lambdas/runtime/route';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { ROUTES, WORKERS, type Grants } from '../lib/routes';
 import { leanCloudEncoder } from '../lambdas/leancloud';
 import { encodeNativeEvent } from '../lambdas/protocol/events';
@@ -107,7 +107,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           check(op, input);
         });
         scopedDbs.push(routeDb);
-        // Built on first use, once the SNS client below exists.
+        // Built on first use, once the push endpoints below exist.
         d = { ...deps, db: routeDb };
         scoped.set(scope, d);
       }
@@ -117,7 +117,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let gatewayRef: LocalGateway | undefined;
     const sns = new LocalSns();
     const workers = await loadWorkers();
-    let snsClient: SNSClient | undefined;
+    let push: SnsPushEndpoints | undefined;
     const deps: Deps = {
       config,
       encoders: { native: encodeNativeEvent, leancloud: leanCloudEncoder },
@@ -126,7 +126,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       now: opts.now ?? (() => Date.now()),
       gatewayFor: () => management!,
       // Set once the port is known (the local SNS endpoint shares it).
-      sns: undefined,
+      push: undefined,
       masterKeys: envMasterKeys(config),
       // Like an asynchronous Lambda invoke: the caller does not wait; the gateway's drain does.
       async invokeWorker(name, payload) {
@@ -164,8 +164,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const port = await gateway.listen();
     management = new ManagementApiGateway(`http://${host}:${port}`, { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     if (Object.keys(config.pushPlatforms).length > 0) {
-      snsClient = new SNSClient({ endpoint: `http://${host}:${port}/_local/sns`, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-      deps.sns = snsClient;
+      // The real SNS client, talking to the local SNS endpoint (local/sns.ts).
+      push = new SnsPushEndpoints({ endpoint: `http://${host}:${port}/_local/sns`, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+      deps.push = push;
     }
     const gw = gateway;
     return {
@@ -182,7 +183,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         await gw.close();
         db.destroy();
         scopedDbs.forEach((d) => d.destroy());
-        snsClient?.destroy();
+        push?.destroy();
         await faults?.close();
         await dynamo.close();
       },

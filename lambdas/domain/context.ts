@@ -4,7 +4,6 @@
  * domain never depends on the Lambda shell; stores and adapters take a `Ctx` too.
  */
 import type { ConnectionGateway } from '../gateways/connection-gateway';
-import type { SNSClient } from '@aws-sdk/client-sns';
 import type { WorkerName } from '../../lib/routes';
 import type { TableName } from '../../lib/tables';
 import type { Db } from '../stores/dynamo';
@@ -39,8 +38,8 @@ export interface Deps {
   log: Logger;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now(): number;
-  /** SNS for mobile push; undefined when no push platform is configured. */
-  sns: SNSClient | undefined;
+  /** Mobile push endpoints (SNS on AWS); undefined when no push platform is configured. */
+  push: PushEndpoints | undefined;
   /** Starts a worker (lib/routes.ts WORKERS) without waiting for it: async Lambda invoke on AWS. */
   invokeWorker(name: WorkerName, payload: object): Promise<void>;
   /** The master keys that verify signatures: current first, then one being rotated out. */
@@ -48,6 +47,26 @@ export interface Deps {
 }
 
 export type PushPlatform = 'APNS' | 'APNS_SANDBOX';
+
+/** How a publish to a push endpoint went: `gone` names why the endpoint is unusable (disabled, deleted). */
+export type PublishOutcome = { published: true } | { published: false; gone: string };
+
+/**
+ * Push endpoints, one per device token under its platform's application (SNS platform endpoints
+ * on AWS, gateways/push-endpoints.ts). Failures other than those the methods name propagate.
+ */
+export interface PushEndpoints {
+  /**
+   * The endpoint for `token` under the platform application `app`, enabled and naming
+   * `clientId`: the existing one taken over, or a new one. `moved` (the token belonged to
+   * another client until now): never the previous owner's endpoint, which is deleted, so that
+   * what still names it reaches no one.
+   */
+  ensureEndpoint(app: string, token: string, clientId: string, opts: { moved: boolean }): Promise<string>;
+  deleteEndpoint(endpoint: string): Promise<void>;
+  /** One notification; `message` holds the payload per platform (push-payload.ts `snsMessage`). */
+  publish(endpoint: string, message: string): Promise<PublishOutcome>;
+}
 
 export interface Config {
   appId: string;

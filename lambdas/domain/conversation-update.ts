@@ -11,7 +11,7 @@ import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
 import type { Ctx } from './context';
 import { FORBIDDEN_KEYS } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 
 export interface AttributeChange {
   /** Keys from the top of `attributes` down; each non-empty, without a leading `$`. */

@@ -11,7 +11,7 @@ import { newConversationId } from './ids';
 import { claimKey, getKey } from '../stores/keys';
 import type { Ctx } from './context';
 import { jsonBytes, type Request } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 import { enterRoom } from './rooms';
 import { verifySignature } from './signatures';
 

@@ -9,8 +9,11 @@
 import { mapLimit } from './concurrency';
 import type { ServerEvent } from '../protocol/events';
 import { WithFollowUp, type Ctx } from './context';
-import { deleteConnection, LEFT_MARKER_MS, presenceOf, removePresence, type Session } from '../stores/connections';
-import { getConversation, memberStates, type MemberRecord } from '../stores/conversations';
+import { deleteConnection } from '../stores/connections';
+import { type Session } from './session';
+import { LEFT_MARKER_MS, presenceOf, removePresence } from '../stores/presence';
+import { getConversation } from '../stores/conversations';
+import { memberStates, type MemberRecord } from '../stores/members';
 import { ImError } from '../protocol/errors';
 import type { WireProtocol } from '../protocol/subprotocols';
 import { schedulePush, type PushJob } from './push';
@@ -200,6 +203,6 @@ export async function replyAndDeliver<R extends object>(
     push ? schedulePush(ctx, { ...push, recipients: offlineRecipients(audience, reached, push.from) }) : Promise.resolve();
   if (fansOutAfterReply(audience)) return new WithFollowUp(result, async () => schedule(await deliver(ctx, cid, audience, event)));
   const reached = await deliver(ctx, cid, audience, event);
-  if (!push || !ctx.deps.sns || offlineRecipients(audience, reached, push.from).length === 0) return result;
+  if (!push || !ctx.deps.push || offlineRecipients(audience, reached, push.from).length === 0) return result;
   return new WithFollowUp(result, () => schedule(reached));
 }

@@ -37,7 +37,7 @@ import {
 } from './find-query';
 import type { Ctx } from './context';
 import type { Request } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 
 export interface FindResult {
   conversations: ConversationView[];

@@ -2,14 +2,15 @@
  * History (PROTOCOL.md §4, `query`; LeanCloud `logs`): pages of a conversation's stored messages
  * between two bounds, and the ids in a time range (LeanCloud acks by time).
  */
-import { getConversation, getMember } from '../stores/conversations';
+import { getConversation } from '../stores/conversations';
+import { getMember } from '../stores/members';
 import { ImError } from '../protocol/errors';
 import { seqOfMessageId } from './ids';
 import { historyPage, idsInTimeRange, type HistoryPlan, type TimeBound } from '../stores/messages';
 import type { Ctx } from './context';
 import { messageView } from './message-model';
 import { type MessageView } from '../protocol/views';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 
 /**
  * Ids of the stored messages of `cid` with timestamps in [from, to], newest first, at most `max`

@@ -15,7 +15,7 @@ import { changedMessages, getMessage, rewriteMessage, type MessageRecord } from 
 import { audienceFor, replyAndDeliver } from './fan-out';
 import { checkSize, typeField } from './messaging';
 import type { Ctx, WithFollowUp } from './context';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 
 /** The data a recalled message is left with. */
 export const RECALLED_DATA = JSON.stringify({ _lctype: -127 });

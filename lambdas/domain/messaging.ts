@@ -15,7 +15,7 @@ import type { Request } from '../protocol/schemas';
 import { messageView } from './message-model';
 import { type MessageView } from '../protocol/views';
 import type { PushJob } from './push';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 
 /** `clientMsgId` de-duplication window. */
 export const DEDUPE_TTL_SECONDS = 24 * 3600;

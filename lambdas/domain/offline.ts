@@ -6,7 +6,8 @@
  * (newest first, bounded).
  */
 import { mapLimit } from './concurrency';
-import { conversationProgress, type ConversationProgress, type MemberRecord } from '../stores/conversations';
+import { conversationProgress, type ConversationProgress } from '../stores/conversations';
+import { type MemberRecord } from '../stores/members';
 import { postEvent, type Target } from './fan-out';
 import { mentions, messageView } from './message-model';
 import type { UnreadEntry } from '../protocol/views';

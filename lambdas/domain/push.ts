@@ -3,13 +3,13 @@
  * connection who have not muted the conversation are handed to the push worker, which
  * publishes one APNs notification per registered device through SNS.
  */
-import { PublishCommand } from '@aws-sdk/client-sns';
 import { mapLimit } from './concurrency';
-import { membershipsOf } from '../stores/conversations';
-import { deleteEndpoint, devicesOf, ownedDevices, removeDevice, type Device, type DeviceEntry } from './devices';
+import { membershipsOf } from '../stores/members';
+import { deleteEndpoint, ownedDevices, type DeviceEntry } from './devices';
+import { devicesOf, removeDevice, type Device } from '../stores/devices';
 import { alertFor, buildApnsPayload, snsMessage } from './push-payload';
-import type { Ctx } from './context';
-import { unreadCounts } from './unread';
+import type { Ctx, PublishOutcome } from './context';
+import { unreadCounts } from './offline';
 
 export interface PushJob {
   cid: string;
@@ -27,7 +27,7 @@ export async function totalUnread(ctx: Ctx, clientId: string): Promise<number> {
 
 /** Hands the job to the push worker (asynchronously); failures are logged, never surfaced to the sender. */
 export async function schedulePush(ctx: Ctx, job: PushJob): Promise<void> {
-  if (job.recipients.length === 0 || !ctx.deps.sns) return;
+  if (job.recipients.length === 0 || !ctx.deps.push) return;
   try {
     await ctx.deps.invokeWorker('push', job);
   } catch (err) {
@@ -35,13 +35,10 @@ export async function schedulePush(ctx: Ctx, job: PushJob): Promise<void> {
   }
 }
 
-const isGoneEndpoint = (err: unknown) =>
-  err instanceof Error && (err.name === 'EndpointDisabledException' || err.name === 'NotFoundException');
-
 /** The worker: one Publish per device of each recipient that still owns the device's token. */
 export async function runPushJob(ctx: Ctx, job: PushJob): Promise<{ published: number }> {
-  const sns = ctx.deps.sns;
-  if (!sns) return { published: 0 };
+  const push = ctx.deps.push;
+  if (!push) return { published: 0 };
   const devices = await devicesOf(ctx, job.recipients);
   const all = [...devices].flatMap(([clientId, byKey]) =>
     Object.entries(byKey).map(([key, device]): DeviceEntry => ({ clientId, key, device })),
@@ -71,25 +68,21 @@ export async function runPushJob(ctx: Ctx, job: PushJob): Promise<{ published: n
       pushData: job.pushData,
     });
     for (const [key, device] of entries) {
+      let outcome: PublishOutcome;
       try {
-        await sns.send(
-          new PublishCommand({ TargetArn: device.endpointArn, MessageStructure: 'json', Message: snsMessage(device.platform, payload) }),
-        );
-        published++;
+        outcome = await push.publish(device.endpointArn, snsMessage(device.platform, payload));
       } catch (err) {
-        if (!isGoneEndpoint(err)) {
-          ctx.log.warn('push publish failed', { err, clientId, endpoint: device.endpointArn });
-          continue;
-        }
-        ctx.log.info('removing push endpoint SNS reports unusable', {
-          clientId,
-          endpoint: device.endpointArn,
-          reason: (err as Error).name,
-        });
-        // An entry that changed since it was read was registered again: its endpoint stays.
-        if (await removeDevice(ctx, clientId, key, { endpointArn: device.endpointArn, updatedAt: device.updatedAt }))
-          await deleteEndpoint(ctx, device.endpointArn);
+        ctx.log.warn('push publish failed', { err, clientId, endpoint: device.endpointArn });
+        continue;
       }
+      if (outcome.published) {
+        published++;
+        continue;
+      }
+      ctx.log.info('removing push endpoint SNS reports unusable', { clientId, endpoint: device.endpointArn, reason: outcome.gone });
+      // An entry that changed since it was read was registered again: its endpoint stays.
+      if (await removeDevice(ctx, clientId, key, { endpointArn: device.endpointArn, updatedAt: device.updatedAt }))
+        await deleteEndpoint(ctx, device.endpointArn);
     }
   });
   return { published };

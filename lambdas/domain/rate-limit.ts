@@ -4,9 +4,9 @@
  * actions have separate budgets, `open` one per client and connection; a request over budget is
  * refused before any work.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { socketOf } from '../gateways/connection-gateway';
 import { ImError } from '../protocol/errors';
+import { incrementCounter } from '../stores/keys';
 import type { Config, Ctx } from './context';
 import type { Action } from '../protocol/schemas';
 
@@ -49,18 +49,8 @@ export async function spendOpenBudget(ctx: Ctx, clientId: string): Promise<void>
 async function spend(ctx: Ctx, bucket: keyof Config['rateLimits'], subject: string, what: string): Promise<void> {
   const limit = ctx.deps.config.rateLimits[bucket];
   if (limit <= 0) return;
-  const { db, config } = ctx.deps;
   const window = Math.floor(ctx.now / 1000 / RATE_WINDOW_SECONDS);
-  const res = await db.send(
-    new UpdateCommand({
-      TableName: config.tables.keys,
-      Key: { k: `rate#${bucket}#${subject}#${window}` },
-      UpdateExpression: 'ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)',
-      ExpressionAttributeValues: { ':one': 1, ':exp': (window + 2) * RATE_WINDOW_SECONDS },
-      ReturnValues: 'UPDATED_NEW',
-    }),
-  );
-  const n = (res.Attributes?.n as number | undefined) ?? 0;
+  const n = await incrementCounter(ctx, `rate#${bucket}#${subject}#${window}`, (window + 2) * RATE_WINDOW_SECONDS);
   if (n > limit) {
     throw new ImError('MESSAGE_SENT_QUOTA_EXCEEDED', `rate limit: at most ${limit} ${what} per ${RATE_WINDOW_SECONDS} s; retry later`);
   }

@@ -7,17 +7,16 @@
  * after reconnecting.
  */
 import { mapLimit } from './concurrency';
+import { getConversation, requireConversation } from '../stores/conversations';
 import {
   addAcks,
   advanceReadPoint,
-  getConversation,
   getMember,
   memberRecords,
   memberStates,
   moveDeliveredPoint,
-  requireConversation,
   type MemberRecord,
-} from '../stores/conversations';
+} from '../stores/members';
 import { ACK_GAP_LOOKUP_MAX, advanceDeliveredPoint, gapsToExamine } from './delivered-point';
 import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
@@ -26,7 +25,7 @@ import { claimKey } from '../stores/keys';
 import { getMessage, getMessagesAt, messageHeadsAt, readSeqs, settleHole, settleRange, type MessageRecord } from '../stores/messages';
 import type { Ctx } from './context';
 import type { Request } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from './session';
 import { unreadCounts } from './offline';
 
 /** `ack` and `read` answer a bare `ok`. */

@@ -3,79 +3,51 @@
  * table, keyed by room; the connection record names its one room. No member list, no
  * membership events, no offline delivery, push, receipts or unread.
  */
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Item, applied } from '../stores/dynamo';
-import { mapLimit } from './concurrency';
 import { getConversation } from '../stores/conversations';
-import { dropDeadConnection, framer, type Target } from './fan-out';
+import { clearConnectionRoom, expiryFrom, setConnectionField } from '../stores/connections';
+import { forgetLastRoom, rememberLastRoom, type LastRoom } from '../stores/presence';
+import { deleteOccupant, forEachOccupantPage, putOccupant } from '../stores/rooms';
+import { postToTargets } from './fan-out';
+import type { ConnectionGateway, PostOutcome } from '../gateways/connection-gateway';
 import type { ServerEvent } from '../protocol/events';
 import type { Ctx } from './context';
+import type { Session } from './session';
 import type { WireProtocol } from '../protocol/subprotocols';
-import { expiryFrom, setConnectionField, type LastRoom, type Session } from '../stores/connections';
 
 /** A client that disconnects is put back into its room if it opens again within this window. */
 export const ROOM_REJOIN_WINDOW_MS = 30 * 60 * 1000;
-const POST_CONCURRENCY = 32;
+
+/** One room per connection: the room a connection in `current` leaves by entering `entering`. */
+export function roomLeftByEntering(current: string | undefined, entering: string): string | undefined {
+  return current !== undefined && current !== entering ? current : undefined;
+}
+
+/** Whether a room left by disconnecting (`last`) is still to be re-entered by an open at `now`. */
+export function withinRejoinWindow(last: LastRoom, now: number): boolean {
+  return now - last.leftAt <= ROOM_REJOIN_WINDOW_MS;
+}
 
 /** Puts this connection into `cid`, leaving the room it was in (one room per connection). */
 export async function enterRoom(ctx: Ctx, session: Pick<Session, 'clientId' | 'room' | 'protocol'>, cid: string): Promise<void> {
-  const { db, config } = ctx.deps;
-  if (session.room && session.room !== cid) await removeOccupant(ctx, session.room, ctx.connectionId);
-  await db.send(
-    new PutCommand({
-      TableName: config.tables.rooms,
-      Item: {
-        cid,
-        connectionId: ctx.connectionId,
-        clientId: session.clientId,
-        joinedAt: ctx.now,
-        expiresAt: expiryFrom(ctx),
-        ...(session.protocol ? { protocol: session.protocol } : {}),
-      },
-    }),
-  );
+  const left = roomLeftByEntering(session.room, cid);
+  if (left !== undefined) await deleteOccupant(ctx, left, ctx.connectionId);
+  await putOccupant(ctx, cid, { clientId: session.clientId, protocol: session.protocol }, expiryFrom(ctx));
   await setConnectionField(ctx, 'room', cid);
-}
-
-async function removeOccupant(ctx: Ctx, cid: string, connectionId: string): Promise<void> {
-  const { db, config } = ctx.deps;
-  await db.send(new DeleteCommand({ TableName: config.tables.rooms, Key: { cid, connectionId } }));
 }
 
 /** `quit` of a room, or `close`: the connection leaves and will not be put back. */
 export async function leaveRoom(ctx: Ctx, session: Session): Promise<void> {
   if (!session.room) return;
-  const { db, config } = ctx.deps;
-  await removeOccupant(ctx, session.room, ctx.connectionId);
-  await applied(
-    db.send(
-      new UpdateCommand({
-        TableName: config.tables.connections,
-        Key: { connectionId: ctx.connectionId },
-        UpdateExpression: 'REMOVE room',
-        ConditionExpression: 'attribute_exists(connectionId)',
-      }),
-    ),
-  );
+  await deleteOccupant(ctx, session.room, ctx.connectionId);
+  await clearConnectionRoom(ctx);
 }
 
 /** `$disconnect`: leave the room, remembering it so a reconnect within the window re-enters. */
 export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | undefined, room: string | undefined): Promise<void> {
   if (!room) return;
-  await removeOccupant(ctx, room, ctx.connectionId);
+  await deleteOccupant(ctx, room, ctx.connectionId);
   if (!clientId) return;
-  const { db, config } = ctx.deps;
-  await applied(
-    db.send(
-      new UpdateCommand({
-        TableName: config.tables.presence,
-        Key: { clientId },
-        UpdateExpression: 'SET lastRoom = :r',
-        ConditionExpression: 'attribute_exists(clientId)',
-        ExpressionAttributeValues: { ':r': { cid: room, leftAt: ctx.now } },
-      }),
-    ),
-  );
+  await rememberLastRoom(ctx, clientId, { cid: room, leftAt: ctx.now });
 }
 
 /**
@@ -86,7 +58,7 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
 export async function rejoinRecentRoom(ctx: Ctx, clientId: string, last: LastRoom | undefined, protocol?: WireProtocol): Promise<string[]> {
   if (!last) return [];
   await forgetRoom(ctx, clientId);
-  if (ctx.now - last.leftAt > ROOM_REJOIN_WINDOW_MS) return [];
+  if (!withinRejoinWindow(last, ctx.now)) return [];
   const conv = await getConversation(ctx, last.cid);
   if (!conv?.transient) return [];
   await enterRoom(ctx, { clientId, protocol }, last.cid);
@@ -95,87 +67,50 @@ export async function rejoinRecentRoom(ctx: Ctx, clientId: string, last: LastRoo
 
 /** Forgets the room to rejoin (explicit quit or logout). */
 export async function forgetRoom(ctx: Ctx, clientId: string): Promise<void> {
-  const { db, config } = ctx.deps;
-  await applied(
-    db.send(
-      new UpdateCommand({
-        TableName: config.tables.presence,
-        Key: { clientId },
-        UpdateExpression: 'REMOVE lastRoom',
-        ConditionExpression: 'attribute_exists(clientId)',
-      }),
-    ),
-  );
+  await forgetLastRoom(ctx, clientId);
 }
 
-/** Live occupants, one Query page at a time (expired entries skipped). */
-async function forEachOccupantPage(ctx: Ctx, cid: string, fn: (targets: Target[]) => Promise<void>): Promise<void> {
-  const { db, config } = ctx.deps;
-  const nowSeconds = Math.floor(ctx.now / 1000);
-  let start: Item | undefined;
-  do {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.rooms,
-        KeyConditionExpression: 'cid = :cid',
-        ExpressionAttributeValues: { ':cid': cid },
-        ProjectionExpression: 'connectionId, clientId, expiresAt, protocol',
-        ExclusiveStartKey: start,
-      }),
-    );
-    const targets = (res.Items ?? [])
-      .filter((i) => typeof i.expiresAt === 'number' && i.expiresAt > nowSeconds)
-      .map((i) => ({
-        connectionId: i.connectionId as string,
-        clientId: i.clientId as string,
-        ...(i.protocol ? { protocol: i.protocol as WireProtocol } : {}),
-      }));
-    await fn(targets);
-    start = res.LastEvaluatedKey as Item | undefined;
-  } while (start);
+/** The gateway, telling `seen` the outcome of every post that went through. */
+function observing(gateway: ConnectionGateway, seen: (connectionId: string, outcome: PostOutcome) => void): ConnectionGateway {
+  return {
+    post: async (connectionId, data) => {
+      const outcome = await gateway.post(connectionId, data);
+      seen(connectionId, outcome);
+      return outcome;
+    },
+    disconnect: (connectionId) => gateway.disconnect(connectionId),
+  };
 }
 
-/** Room fan-out: every connection in the room but `except`; a 410 drops the connection and its occupancy. */
+/**
+ * Room fan-out: every connection in the room but `except`, one page of occupants at a time,
+ * posted like any fan-out (`postToTargets`, which drops a connection that answers 410). Such a
+ * connection's occupancy goes too, which is why the posts are observed. Returns how many
+ * connections took the event.
+ */
 export async function sendToRoom(ctx: Ctx, cid: string, event: ServerEvent, opts: { except?: string } = {}): Promise<number> {
-  const frameFor = framer(ctx, event);
   let delivered = 0;
-  await forEachOccupantPage(ctx, cid, async (targets) => {
-    await mapLimit(
-      targets.filter((t) => t.connectionId !== opts.except),
-      POST_CONCURRENCY,
-      async (t) => {
-        try {
-          const frame = frameFor(t);
-          if (frame === undefined) return;
-          if ((await ctx.gateway.post(t.connectionId, frame)) === 'ok') delivered++;
-          else await Promise.all([dropDeadConnection(ctx, t), removeOccupant(ctx, cid, t.connectionId)]);
-        } catch (err) {
-          ctx.log.warn('post to room occupant failed', { err, target: t.connectionId, cid });
-        }
-      },
+  await forEachOccupantPage(ctx, cid, async (occupants) => {
+    const gone: string[] = [];
+    const observed: Ctx = {
+      ...ctx,
+      gateway: observing(ctx.gateway, (connectionId, outcome) => (outcome === 'ok' ? delivered++ : gone.push(connectionId))),
+    };
+    await postToTargets(
+      observed,
+      occupants.filter((o) => o.connectionId !== opts.except),
+      event,
+    );
+    await Promise.all(
+      gone.map((connectionId) =>
+        deleteOccupant(ctx, cid, connectionId).catch((err: unknown) => {
+          ctx.log.warn('could not remove gone room occupant', { err, target: connectionId, cid });
+        }),
+      ),
     );
   });
   return delivered;
 }
 
-/** Connections in the room now. */
-export async function countOccupants(ctx: Ctx, cid: string): Promise<number> {
-  const { db, config } = ctx.deps;
-  let count = 0;
-  let start: Item | undefined;
-  do {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.rooms,
-        KeyConditionExpression: 'cid = :cid',
-        FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':cid': cid, ':now': Math.floor(ctx.now / 1000) },
-        Select: 'COUNT',
-        ExclusiveStartKey: start,
-      }),
-    );
-    count += res.Count ?? 0;
-    start = res.LastEvaluatedKey as Item | undefined;
-  } while (start);
-  return count;
-}
+/** Connections in the room now: a plain read of the table. */
+export { countOccupants } from '../stores/rooms';

@@ -1,5 +1,6 @@
 /** Sessions: `open`, `close`, connection lifecycle (PROTOCOL.md §5). */
-import { conversationProgress, membershipsOf } from '../stores/conversations';
+import { conversationProgress } from '../stores/conversations';
+import { membershipsOf } from '../stores/members';
 import { dropDeadConnection, postEvent } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { changedSince } from './message-edits';
@@ -8,21 +9,15 @@ import { WithFollowUp, type Ctx } from './context';
 import { CLIENT_ID_PATTERN, type Request } from '../protocol/schemas';
 import {
   bindConnection,
-  claimPresence,
   deleteConnection,
   deviceKeysOf,
   getConnection,
-  getPresence,
   nonNativeProtocol,
-  removePresence,
-  sessionOf,
   unbindConnection,
   type ConnectionRecord,
-  type LiveConnection,
-  type Presence,
-  type PresenceEntry,
-  type Session,
 } from '../stores/connections';
+import { claimPresence, getPresence, removePresence, type LiveConnection, type Presence, type PresenceEntry } from '../stores/presence';
+import { sessionOf, type Session } from './session';
 import { PEER_SESSION_SEPARATOR } from '../gateways/connection-gateway';
 import { deviceKeyOf, registerDevice, unregisterDevice } from './devices';
 import { spendOpenBudget } from './rate-limit';
@@ -38,20 +33,40 @@ export const SESSION_CONFLICT_EVENT = { event: 'closed', code: 4111, name: 'SESS
  */
 const TAG_CLAIM_ATTEMPTS = 5;
 
+/** What of an `open` decides its tag conflicts. */
+export type TagClaim = Pick<Request<'open'>, 'tag' | 'deviceId' | 'reconnect'>;
+
+/** How a login settles with the other live connections of its client that hold its tag. */
+export type TagConflictPlan =
+  | { refused: true }
+  | {
+      refused: false;
+      /** The connections to end, and whether each is told `closed` (4111) first. */
+      replaced: { connection: LiveConnection; notify: boolean }[];
+    };
+
 /**
  * Single-device login: another live connection of this client with the same tag is replaced
  * silently when it is the same device (same non-empty deviceId), refused when this open is an
- * automatic reconnect, and otherwise told `closed` (4111) and disconnected.
+ * automatic reconnect, and otherwise told `closed` (4111) and disconnected. `self` is the
+ * connection opening, which never conflicts with itself (a re-open).
  */
-async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'open'>, live: LiveConnection[]): Promise<void> {
-  if (!req.tag) return;
-  const others = live.filter((c) => c.tag === req.tag && c.connectionId !== ctx.connectionId);
+export function planTagConflicts(self: string, req: TagClaim, live: readonly LiveConnection[]): TagConflictPlan {
+  if (!req.tag) return { refused: false, replaced: [] };
+  const others = live.filter((c) => c.tag === req.tag && c.connectionId !== self);
   const sameDevice = (c: LiveConnection) => req.deviceId !== undefined && c.deviceId === req.deviceId;
-  if (req.reconnect && others.some((c) => !sameDevice(c))) {
+  if (req.reconnect && others.some((c) => !sameDevice(c))) return { refused: true };
+  return { refused: false, replaced: others.map((connection) => ({ connection, notify: !sameDevice(connection) })) };
+}
+
+/** Carries out `planTagConflicts` for this login, or refuses it with 4111. */
+async function resolveTagConflicts(ctx: Ctx, clientId: string, req: Request<'open'>, live: LiveConnection[]): Promise<void> {
+  const plan = planTagConflicts(ctx.connectionId, req, live);
+  if (plan.refused) {
     throw new ImError('SESSION_CONFLICT', `client ${clientId} is signed in with tag "${req.tag}" on another device`);
   }
-  for (const c of others) {
-    if (!sameDevice(c)) {
+  for (const { connection: c, notify } of plan.replaced) {
+    if (notify) {
       await postEvent(ctx, { clientId, connectionId: c.connectionId, protocol: c.protocol }, SESSION_CONFLICT_EVENT).catch(
         (err: unknown) => {
           ctx.log.warn('could not notify replaced session', { err, target: c.connectionId });
@@ -104,6 +119,15 @@ async function enterPresence(ctx: Ctx, clientId: string, req: Request<'open'>, e
   throw new ImError('SESSION_CONFLICT', `client ${clientId} is signing in elsewhere at the same time; retry`);
 }
 
+/** Why a bind was refused, as the record now tells: another client took it (4103), or the session ended (4111). */
+async function bindRefusal(ctx: Ctx, clientId: string): Promise<ImError> {
+  const now = await getConnection(ctx);
+  if (now?.clientId !== undefined && now.clientId !== clientId) {
+    return new ImError('INVALID_LOGIN', 'this connection is bound to another client; close it first');
+  }
+  return new ImError('SESSION_CONFLICT', 'this session was ended while it was being opened');
+}
+
 export interface OpenOptions {
   /** The caller already established who the client is (a LeanCloud session token), which stands in for the signature. */
   proven?: boolean;
@@ -150,11 +174,12 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
   const unreadMode = req.unreadMode === true;
   const generation = conn.generation;
   try {
-    await bindConnection(
+    const bound = await bindConnection(
       ctx,
       { clientId, tag: req.tag, deviceId: req.deviceId, unreadMode, deviceKeys: deviceKey ? [deviceKey] : [] },
       generation,
     );
+    if (!bound) throw await bindRefusal(ctx, clientId);
   } catch (err) {
     // Ended (or taken by another client) while being opened: it must not stay in presence.
     await removePresence(ctx, clientId, [ctx.connectionId]);

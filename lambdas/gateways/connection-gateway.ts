@@ -1,5 +1,8 @@
 /** Posting to live WebSocket connections through the API Gateway Management API. */
-import { ApiGatewayManagementApiClient, DeleteConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { Lazy } from './lazy';
+
+type ManagementSdk = typeof import('@aws-sdk/client-apigatewaymanagementapi');
 
 export type PostOutcome = 'ok' | 'gone';
 
@@ -41,21 +44,26 @@ export function isGone(err: unknown): boolean {
 
 type Credentials = { accessKeyId: string; secretAccessKey: string };
 
+/**
+ * The SDK is loaded and the client built on the first post or disconnect: every request gets a
+ * gateway, but many (`$connect`, most replies, which ride on the route response) never use it.
+ */
 export class ManagementApiGateway implements ConnectionGateway {
-  private readonly client: ApiGatewayManagementApiClient;
+  private readonly sdk: Lazy<{ api: ManagementSdk; client: ApiGatewayManagementApiClient }>;
 
   constructor(endpoint: string, opts: { region?: string; credentials?: Credentials } = {}) {
-    this.client = new ApiGatewayManagementApiClient({
-      endpoint,
-      region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
-      credentials: opts.credentials,
+    const region = opts.region ?? process.env.AWS_REGION ?? 'us-east-1';
+    this.sdk = new Lazy(() => {
+      const api = require('@aws-sdk/client-apigatewaymanagementapi') as ManagementSdk;
+      return { api, client: new api.ApiGatewayManagementApiClient({ endpoint, region, credentials: opts.credentials }) };
     });
   }
 
   async post(connectionId: string, data: string): Promise<PostOutcome> {
+    const { api, client } = this.sdk.get();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(new PostToConnectionCommand({ ConnectionId: socketOf(connectionId), Data: Buffer.from(data) }));
+        await client.send(new api.PostToConnectionCommand({ ConnectionId: socketOf(connectionId), Data: Buffer.from(data) }));
         return 'ok';
       } catch (err) {
         if (isGone(err)) return 'gone';
@@ -66,8 +74,9 @@ export class ManagementApiGateway implements ConnectionGateway {
   }
 
   async disconnect(connectionId: string): Promise<void> {
+    const { api, client } = this.sdk.get();
     try {
-      await this.client.send(new DeleteConnectionCommand({ ConnectionId: socketOf(connectionId) }));
+      await client.send(new api.DeleteConnectionCommand({ ConnectionId: socketOf(connectionId) }));
     } catch (err) {
       if (!isGone(err)) throw err;
     }

@@ -20,7 +20,7 @@ import {
 import { receiptPoints } from '../domain/receipts';
 import type { Ctx } from '../domain/context';
 import { FIND_MAX_SKIP, parseOrThrow, schemas } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from '../domain/session';
 import type { LcCommand } from './codec';
 import { jsonOf, signatureOf, type Sub } from './fields';
 

@@ -12,7 +12,7 @@ import { messageIdsBetween, queryHistory } from '../domain/history';
 import { sendMessage, type SendResult } from '../domain/messaging';
 import { ackMessages, readMessages } from '../domain/receipts';
 import { parseOrThrow, schemas } from '../protocol/schemas';
-import type { Session } from '../stores/connections';
+import type { Session } from '../domain/session';
 import { encodeFrame, type LcCommand } from './codec';
 import { mentionsOf } from './encoder';
 import type { Sub } from './fields';

@@ -10,7 +10,7 @@ import { ImError, INTERNAL_ERROR_BODY, type ErrorBody } from '../protocol/errors
 import { isPlainObject, parseBody, replyFrame } from '../protocol/frames';
 import { parseOrThrow, requestId, schemas, type Action, type Request } from '../protocol/schemas';
 import { enforceRateLimit } from '../domain/rate-limit';
-import { requireSession, type Session } from '../stores/connections';
+import { requireSession, type Session } from '../domain/session';
 
 /** The subset of API Gateway's WebSocket event the handlers read. */
 export interface WsEvent {

@@ -9,8 +9,6 @@ import { ImError } from '../protocol/errors';
 import type { Ctx } from '../domain/context';
 
 // prettier-ignore
-export { type MemberRecord, newMember, getMember, getMemberPairs, putMembers, countMembers, setMuted, advanceReadPoint, addAcks, moveDeliveredPoint, memberIds, memberStates, memberRecords, conversationIdsOf, membershipsOf } from './members'; // moved: re-export until callers are updated
-export { conversationView } from '../domain/conversation-view'; // moved: re-export until callers are updated
 
 export interface ConversationRecord {
   cid: string;

@@ -113,7 +113,7 @@ describe('@connections Management API (real SDK client)', () => {
     await bob.event('invited');
     // A stale presence entry, as left by a $disconnect that never ran.
     const ghost = 'Z2hvc3QtY29ubmVjdGlvbg==';
-    const { addPresence } = await import('../../lambdas/stores/connections');
+    const { addPresence } = await import('../../lambdas/stores/presence');
     const ctx = { deps: h.stack.deps, now: Date.now() } as Parameters<typeof addPresence>[0];
     await addPresence(ctx, Bob, ghost, { expiresAt: Math.floor(Date.now() / 1000) + 3600 });
 

@@ -131,7 +131,7 @@ describe('sending', () => {
     const token = await offlineWithDevice(Bob);
     const tom = await open(Tom);
     const cid = ((await tom.ok('create', { members: [Bob] })).conversation as { cid: string }).cid;
-    const { addPresence } = await import('../../lambdas/stores/connections');
+    const { addPresence } = await import('../../lambdas/stores/presence');
     const ctx = { deps: h.stack.deps, now: Date.now() } as Parameters<typeof addPresence>[0];
     await addPresence(ctx, Bob, 'ZGVhZA==', { expiresAt: Math.floor(Date.now() / 1000) + 3600 });
     await tom.ok('send', { cid, data: 'to a dead socket' });

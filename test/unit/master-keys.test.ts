@@ -1,5 +1,5 @@
 /** Master keys from Secrets Manager: read once, cached, rotation form, failures not cached. */
-import { envMasterKeys, secretMasterKeys } from '../../lambdas/runtime/deps';
+import { envMasterKeys, secretMasterKeys } from '../../lambdas/gateways/master-keys';
 import { configFromEnv } from '../../lambdas/runtime/config';
 
 test('a plain secret string is the key; it is fetched once per container', async () => {

@@ -42,7 +42,7 @@ const deps: Deps = {
   gatewayFor: () => gateway,
   log: createLogger('silent'),
   now: () => 1,
-  sns: undefined,
+  push: undefined,
   invokeWorker: () => Promise.reject(new Error('no workers in this test')),
   masterKeys: async () => [],
 };
