@@ -1,6 +1,6 @@
 /**
  * `npm run sign -- <action> <clientId> [cid] [members...]`: prints the signature object an
- * application server hands to its client (PROTOCOL.md §12), using IM_APP_ID and IM_MASTER_KEY.
+ * application server hands to its client (docs/protocol.md §12), using IM_APP_ID and IM_MASTER_KEY.
  *
  *   npm run sign -- open Tom
  *   npm run sign -- create Tom Bob Alex

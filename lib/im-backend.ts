@@ -212,7 +212,7 @@ export class ImBackend extends Construct {
       this.masterKeySecret = props.signatures.masterKeySecretArn
         ? Secret.fromSecretCompleteArn(this, 'MasterKey', props.signatures.masterKeySecretArn)
         : new Secret(this, 'MasterKey', {
-            description: 'IM master key: signs open/create/join/invite/kick (PROTOCOL.md §12). Share it with your application server only.',
+            description: 'IM master key: signs open/create/join/invite/kick (docs/protocol.md §12). Share it with your application server only.',
             generateSecretString: { passwordLength: 48, excludePunctuation: true },
           });
       if (this.masterKeySecret instanceof Secret) {

@@ -24,7 +24,7 @@ export interface RouteDef {
   sns?: SnsAction[];
   /** Workers it starts with an asynchronous invoke. */
   invokes?: string[];
-  /** Verifies PROTOCOL.md §12 signatures: reads the master key secret when signatures are on. */
+  /** Verifies docs/protocol.md §12 signatures: reads the master key secret when signatures are on. */
   verifiesSignatures?: boolean;
 }
 

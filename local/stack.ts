@@ -25,7 +25,7 @@ export interface LocalStackOptions {
   host?: string;
   /** Directory for DynamoDB data, or ':memory:'. */
   dataDir?: string;
-  /** Environment for the handlers' configuration (PROTOCOL.md §14); defaults to process.env. */
+  /** Environment for the handlers' configuration (docs/protocol.md §14); defaults to process.env. */
   env?: Record<string, string | undefined>;
   limits?: Partial<GatewayLimits>;
   /** Clock for the handlers (tests move time with it). */

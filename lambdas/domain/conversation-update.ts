@@ -1,5 +1,5 @@
 /**
- * `update`: a conversation's name and attributes (an extension of PROTOCOL.md, also serving
+ * `update`: a conversation's name and attributes (docs/protocol.md §6.4, also serving
  * LeanCloud's `conv/update`). Attributes are changed by path, so LeanCloud's dotted keys
  * (`attr.color`) reach into nested objects; a change to undefined removes the key.
  */

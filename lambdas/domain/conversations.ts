@@ -1,4 +1,4 @@
-/** Creating conversations (PROTOCOL.md §6). */
+/** Creating conversations (docs/protocol.md §6). */
 import { createHash } from 'node:crypto';
 import { getConversation, putConversation, type ConversationRecord } from '../stores/conversations';
 import { memberIds, newMember, putMembers } from '../stores/members';

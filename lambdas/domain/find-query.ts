@@ -1,5 +1,5 @@
 /**
- * The `find` where-language (PROTOCOL.md §10): a strict parser into a small AST, the choice of
+ * The `find` where-language (docs/protocol.md §10): a strict parser into a small AST, the choice of
  * access path for each branch, and the evaluation against a conversation. Pure: find.ts does the
  * reads these decide. Anything unknown is 4114; values are only ever compared in memory or bound
  * as expression values, never spliced into expression strings.

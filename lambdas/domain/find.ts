@@ -1,5 +1,5 @@
 /**
- * `find` (PROTOCOL.md §10): plan each OR-branch on the cheapest access path, read a bounded
+ * `find` (docs/protocol.md §10): plan each OR-branch on the cheapest access path, read a bounded
  * candidate set, evaluate the where-language in memory, then sort and page. The language, the
  * plans and the bounds are pure (find-query.ts); this module runs the reads they decide.
  *

@@ -1,5 +1,5 @@
 /**
- * History (PROTOCOL.md §4, `query`; LeanCloud `logs`): pages of a conversation's stored messages
+ * History (docs/protocol.md §4, `query`; LeanCloud `logs`): pages of a conversation's stored messages
  * between two bounds, and the ids in a time range (LeanCloud acks by time).
  */
 import { getConversation } from '../stores/conversations';

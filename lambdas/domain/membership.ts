@@ -1,4 +1,4 @@
-/** Group membership: join, quit, invite, kick, mute, count (PROTOCOL.md §6). */
+/** Group membership: join, quit, invite, kick, mute, count (docs/protocol.md §6). */
 import { adjustMemberCount, requireConversation, setMemberCount, type ConversationRecord } from '../stores/conversations';
 import {
   countMembers,
@@ -121,7 +121,7 @@ export async function joinConversation(ctx: Ctx, req: Request<'join'>, session: 
   const members = await memberIds(ctx, req.cid);
   const member = await getMember(ctx, req.cid, me);
   if (changed.length > 0) {
-    // The joiner gets membersAdded too (PROTOCOL.md §6: operator column).
+    // The joiner gets membersAdded too (docs/protocol.md §6: operator column).
     await sendToClients(ctx, members, { event: 'membersAdded', cid: req.cid, members: [me], by: me });
   }
   return { conversation: conversationView(conv, members, member?.muted === true) };

@@ -1,5 +1,5 @@
 /**
- * Editing and recalling sent messages (extension of PROTOCOL.md; LeanCloud's `patch`). Only the
+ * Editing and recalling sent messages (docs/protocol.md §7.8; LeanCloud's `patch`). Only the
  * sender may change a message, while still in the conversation (or room). The stored message is
  * rewritten, so history shows the new content; everyone in the audience who is online gets
  * `messageUpdated`. A recalled message keeps its id and timestamp, and its data becomes

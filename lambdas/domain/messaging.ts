@@ -1,5 +1,5 @@
 /**
- * Sending messages (PROTOCOL.md §7): size check, `clientMsgId` de-duplication, the slot (seq, id,
+ * Sending messages (docs/protocol.md §7): size check, `clientMsgId` de-duplication, the slot (seq, id,
  * timestamp) a stored message takes, and writing it there even when a reader voided the seq
  * first; then the fan-out (fan-out.ts). Transient messages are only fanned out.
  */
@@ -43,7 +43,7 @@ async function nextSeq(ctx: Ctx, cid: string): Promise<number> {
 }
 
 /**
- * The `_lctype` of a typed message (PROTOCOL.md §3), stored beside it so that history can be
+ * The `_lctype` of a typed message (docs/protocol.md §3), stored beside it so that history can be
  * filtered by type; nothing for other data.
  */
 export function typeField(data: string): { lctype?: number } {

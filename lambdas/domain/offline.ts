@@ -14,7 +14,7 @@ import type { UnreadEntry } from '../protocol/views';
 import { isVoid, seqsAfter, type MessageRecord, type SeqRecord } from '../stores/messages';
 import type { Ctx } from './context';
 
-/** Offline delivery caps (PROTOCOL.md §5). */
+/** Offline delivery caps (docs/protocol.md §5). */
 export const OFFLINE_MAX_PER_CONVERSATION = 100;
 export const OFFLINE_MAX_CONVERSATIONS = 50;
 

@@ -1,4 +1,4 @@
-/** APNs payloads for offline push (PROTOCOL.md §11), within APNs' 4 KB limit. */
+/** APNs payloads for offline push (docs/protocol.md §11), within APNs' 4 KB limit. */
 
 export const APNS_MAX_BYTES = 4096;
 

@@ -1,5 +1,5 @@
 /**
- * Offline push (PROTOCOL.md §11): after a message's fan-out, the members with no live
+ * Offline push (docs/protocol.md §11): after a message's fan-out, the members with no live
  * connection who have not muted the conversation are handed to the push worker, which
  * publishes one APNs notification per registered device through SNS.
  */

@@ -1,5 +1,5 @@
 /**
- * Per-client rate limits (PROTOCOL.md 4116): fixed 10-second windows counted in the `keys`
+ * Per-client rate limits (docs/protocol.md §13.1): fixed 10-second windows counted in the `keys`
  * table with one atomic ADD per request, shared by every Lambda container. Sends and other
  * actions have separate budgets, `open` one per client and connection; a request over budget is
  * refused before any work.

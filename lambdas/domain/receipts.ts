@@ -1,5 +1,5 @@
 /**
- * Receipts (PROTOCOL.md §8): `ack` records what reached a client and moves its delivered point
+ * Receipts (docs/protocol.md §8): `ack` records what reached a client and moves its delivered point
  * (delivered-point.ts), sending `delivered` to senders who asked; `read` moves the read point,
  * sending `read` in one-to-one conversations. Receipt points: how far each member of a
  * conversation has received (acked) and read it, as the timestamps of the messages at those

@@ -1,5 +1,5 @@
 /**
- * Chat rooms (transient conversations, PROTOCOL.md §9): occupancy per connection in the `rooms`
+ * Chat rooms (transient conversations, docs/protocol.md §9): occupancy per connection in the `rooms`
  * table, keyed by room; the connection record names its one room. No member list, no
  * membership events, no offline delivery, push, receipts or unread.
  */

@@ -1,4 +1,4 @@
-/** Sessions: `open`, `close`, connection lifecycle (PROTOCOL.md §5). */
+/** Sessions: `open`, `close`, connection lifecycle (docs/protocol.md §5). */
 import { conversationProgress } from '../stores/conversations';
 import { membershipsOf } from '../stores/members';
 import { dropDeadConnection, postEvent } from './fan-out';

@@ -1,5 +1,5 @@
 /**
- * Signatures (PROTOCOL.md §12): HMAC-SHA1 with the app master key over a colon-joined string,
+ * Signatures (docs/protocol.md §12): HMAC-SHA1 with the app master key over a colon-joined string,
  * lowercase hex, compared case-insensitively in constant time; timestamps within 6 h; each
  * (clientId, nonce) accepted once.
  */

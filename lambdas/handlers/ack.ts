@@ -1,4 +1,4 @@
-/** `ack`: records the client's delivered point (PROTOCOL.md §8). */
+/** `ack`: records the client's delivered point (docs/protocol.md §8). */
 import { ackMessages } from '../domain/receipts';
 import { defineAction } from '../runtime/route';
 

@@ -1,4 +1,4 @@
-/** `create`: a new conversation (PROTOCOL.md §6). */
+/** `create`: a new conversation (docs/protocol.md §6). */
 import { createConversation } from '../domain/conversations';
 import { defineAction } from '../runtime/route';
 

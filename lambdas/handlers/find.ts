@@ -1,4 +1,4 @@
-/** `find`: conversation search (PROTOCOL.md §10). */
+/** `find`: conversation search (docs/protocol.md §10). */
 import { findConversations } from '../domain/find';
 import { defineAction } from '../runtime/route';
 

@@ -1,4 +1,4 @@
-/** `invite`: a member adds others (PROTOCOL.md §6). */
+/** `invite`: a member adds others (docs/protocol.md §6). */
 import { inviteMembers } from '../domain/membership';
 import { defineAction } from '../runtime/route';
 

@@ -1,4 +1,4 @@
-/** `join`: the caller becomes a member (PROTOCOL.md §6). */
+/** `join`: the caller becomes a member (docs/protocol.md §6). */
 import { joinConversation } from '../domain/membership';
 import { defineAction } from '../runtime/route';
 

@@ -1,4 +1,4 @@
-/** `open`: binds the connection to a client (PROTOCOL.md §5). */
+/** `open`: binds the connection to a client (docs/protocol.md §5). */
 import { defineAction } from '../runtime/route';
 import { openSession } from '../domain/sessions';
 

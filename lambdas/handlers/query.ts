@@ -1,5 +1,5 @@
 /**
- * `query`: message history, newest page first (PROTOCOL.md §4); with `after` (extension), the
+ * `query`: message history, newest page first (docs/protocol.md §4); with `after` (extension), the
  * oldest page after that message instead.
  */
 import { queryHistory } from '../domain/history';

@@ -1,4 +1,4 @@
-/** `quit`: the caller leaves (PROTOCOL.md §6). */
+/** `quit`: the caller leaves (docs/protocol.md §6). */
 import { quitConversation } from '../domain/membership';
 import { defineAction } from '../runtime/route';
 

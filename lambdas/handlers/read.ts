@@ -1,4 +1,4 @@
-/** `read`: moves the caller's read point (PROTOCOL.md §8). */
+/** `read`: moves the caller's read point (docs/protocol.md §8). */
 import { readMessages } from '../domain/receipts';
 import { defineAction } from '../runtime/route';
 

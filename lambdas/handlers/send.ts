@@ -1,4 +1,4 @@
-/** `send`: store and fan out a message (PROTOCOL.md §7). */
+/** `send`: store and fan out a message (docs/protocol.md §7). */
 import { sendMessage } from '../domain/messaging';
 import { defineAction } from '../runtime/route';
 

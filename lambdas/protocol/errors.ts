@@ -1,4 +1,4 @@
-/** The protocol's error codes (PROTOCOL.md §13) and the one error type that carries them. */
+/** The protocol's error codes (docs/protocol.md §13) and the one error type that carries them. */
 
 export const ERROR_CODES = {
   SIGNATURE_FAILED: 4102,

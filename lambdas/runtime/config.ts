@@ -1,4 +1,4 @@
-/** Runtime configuration (PROTOCOL.md §14): same variable names locally and in Lambda. */
+/** Runtime configuration (docs/protocol.md §14): same variable names locally and in Lambda. */
 import type { Config } from '../domain/context';
 import { TABLE_NAMES, tableEnvVar, type TableName } from '../../lib/tables';
 

@@ -101,7 +101,7 @@ export interface Presence {
   expired: string[];
   lastRoom?: LastRoom;
   /**
-   * Which connection holds each single-device tag (PROTOCOL.md §5). Logins change it only with
+   * Which connection holds each single-device tag (docs/protocol.md §5). Logins change it only with
    * a condition on the holder they saw, so of two concurrent logins with one tag one notices the
    * other.
    */

@@ -1,5 +1,5 @@
 /**
- * Delivery guarantees (PROTOCOL.md §5, §7, §8): offline caps, unread mode and `read`, receipts,
+ * Delivery guarantees (docs/protocol.md §5, §7, §8): offline caps, unread mode and `read`, receipts,
  * expired connections, dying sockets, and DynamoDB throttling in the middle of a send.
  */
 import { TestClient, type Frame } from '../helpers/client';

@@ -1,4 +1,4 @@
-/** Every error path of the foundation actions (PROTOCOL.md §13), and that none leaves partial state. */
+/** Every error path of the foundation actions (docs/protocol.md §13), and that none leaves partial state. */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient, type Frame } from '../helpers/client';
 import { RawLeanCloud } from '../helpers/leancloud';

@@ -1,4 +1,4 @@
-/** `find` operators one by one (PROTOCOL.md §10), on a stack of its own so the data set is known. */
+/** `find` operators one by one (docs/protocol.md §10), on a stack of its own so the data set is known. */
 import { TestClient, type Frame } from '../helpers/client';
 import { useStack } from '../helpers/stack';
 

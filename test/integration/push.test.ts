@@ -1,4 +1,4 @@
-/** Offline push through the local SNS endpoint with the real SNS client (PROTOCOL.md §5, §11). */
+/** Offline push through the local SNS endpoint with the real SNS client (docs/protocol.md §5, §11). */
 import {
   CreatePlatformEndpointCommand,
   DeleteEndpointCommand,

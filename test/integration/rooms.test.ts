@@ -1,4 +1,4 @@
-/** Chat rooms (PROTOCOL.md §9, the seed's 开放聊天室). */
+/** Chat rooms (docs/protocol.md §9, the seed's 开放聊天室). */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { TestClient, type Frame } from '../helpers/client';
 import { useStack } from '../helpers/stack';

@@ -1,4 +1,4 @@
-/** Sessions across devices: several connections per client, single-device tags (PROTOCOL.md §5). */
+/** Sessions across devices: several connections per client, single-device tags (docs/protocol.md §5). */
 import { TestClient } from '../helpers/client';
 import { useStack } from '../helpers/stack';
 

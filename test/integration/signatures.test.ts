@@ -1,4 +1,4 @@
-/** Signatures for open and create when IM_SIGNATURE_REQUIRED=true (PROTOCOL.md §12). */
+/** Signatures for open and create when IM_SIGNATURE_REQUIRED=true (docs/protocol.md §12). */
 import { sign, signedString } from '../../lambdas/domain/signatures';
 import { TestClient } from '../helpers/client';
 import { useStack } from '../helpers/stack';

@@ -3,7 +3,7 @@ import { mapLimit } from '../../lambdas/domain/concurrency';
 import { createTableInput } from '../../local/dynamo';
 import { TABLES } from '../../lib/tables';
 
-test('configuration defaults follow PROTOCOL.md §14', () => {
+test('configuration defaults follow docs/protocol.md §14', () => {
   const c = configFromEnv({});
   expect(c).toMatchObject({
     appId: 'local-app',

@@ -1,4 +1,4 @@
-/** Chat room occupancy rules (PROTOCOL.md §9): one room per connection, and the rejoin window. */
+/** Chat room occupancy rules (docs/protocol.md §9): one room per connection, and the rejoin window. */
 import { ROOM_REJOIN_WINDOW_MS, roomLeftByEntering, withinRejoinWindow } from '../../../lambdas/domain/rooms';
 
 test('entering a room leaves the one the connection was in, and only another one', () => {

@@ -1,4 +1,4 @@
-/** Single-device login (PROTOCOL.md §5): who a login with a tag replaces, tells `closed`, or is refused by. */
+/** Single-device login (docs/protocol.md §5): who a login with a tag replaces, tells `closed`, or is refused by. */
 import { planTagConflicts } from '../../../lambdas/domain/sessions';
 import type { LiveConnection } from '../../../lambdas/stores/presence';
 
