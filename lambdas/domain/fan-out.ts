@@ -31,21 +31,22 @@ export interface Target {
 
 /**
  * Encodes an event for each target's protocol with the encoders the composition root wired in
- * (`Deps.encoders`): once per protocol, except where the encoding names the recipient.
+ * (`Deps.encoders`): once per protocol, except where the encoding names the recipient. Encoders
+ * may be asynchronous (the LeanCloud one loads its protobuf codec on first use).
  */
-export function framer(ctx: Ctx, event: ServerEvent): (target: Pick<Target, 'clientId' | 'protocol'>) => string | undefined {
-  let native: string | undefined;
-  return (t) => {
+export function framer(ctx: Ctx, event: ServerEvent): (target: Pick<Target, 'clientId' | 'protocol'>) => Promise<string | undefined> {
+  let native: Promise<string | undefined> | undefined;
+  return async (t) => {
     const protocol = t.protocol ?? 'native';
     if (protocol !== 'native') return ctx.deps.encoders[protocol](event, t.clientId);
-    native ??= ctx.deps.encoders.native(event, t.clientId);
+    native ??= Promise.resolve(ctx.deps.encoders.native(event, t.clientId));
     return native;
   };
 }
 
 /** Posts one event to one connection in its protocol; 'skipped' when it has no form there. */
 export async function postEvent(ctx: Ctx, target: Target, event: ServerEvent): Promise<'ok' | 'gone' | 'skipped'> {
-  const frame = framer(ctx, event)(target);
+  const frame = await framer(ctx, event)(target);
   return frame === undefined ? 'skipped' : ctx.gateway.post(target.connectionId, frame);
 }
 
@@ -69,7 +70,7 @@ export async function postToTargets(ctx: Ctx, targets: Target[], event: ServerEv
   const frameFor = framer(ctx, event);
   await mapLimit(targets, POST_CONCURRENCY, async (t) => {
     try {
-      const frame = frameFor(t);
+      const frame = await frameFor(t);
       if (frame === undefined) return;
       const outcome = await ctx.gateway.post(t.connectionId, frame);
       if (outcome === 'ok') reached.add(t.clientId);

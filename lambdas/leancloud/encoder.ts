@@ -5,8 +5,8 @@
  * LeanCloud form, and then not sent to such connections).
  */
 import type { MessageView } from '../protocol/views';
-import { encodeFrame, type LcCommand } from './codec';
-import type { EventEncoder, ServerEvent } from '../protocol/events';
+import type { LcCommand } from './codec';
+import type { ServerEvent } from '../protocol/events';
 
 /** A message's @-mentions as LeanCloud's `mentionPids` / `mentionAll` fields (none when it has none). */
 export function mentionsOf(m: MessageView): { mentionPids?: string[]; mentionAll?: true } {
@@ -92,9 +92,15 @@ export function leanCloudPush(e: ServerEvent, peerId: string): LcCommand | undef
   }
 }
 
-/** The text frame to post to a LeanCloud connection, or undefined when the event has no equivalent. */
-export const leanCloudEncoder: EventEncoder = (event, peerId) => {
+/**
+ * The text frame to post to a LeanCloud connection, or undefined when the event has no
+ * equivalent. The protobuf codec is loaded on the first such frame: most invocations never
+ * encode one, and protobufjs is then never evaluated.
+ */
+export async function leanCloudEncoder(event: ServerEvent, peerId: string): Promise<string | undefined> {
   const command = leanCloudPush(event, peerId);
+  if (!command) return undefined;
+  const { encodeFrame } = await import('./codec');
   // service 2 = IM (1 is LiveQuery): the Swift SDK drops pushes without it.
-  return command ? encodeFrame({ ...command, service: 2 }) : undefined;
-};
+  return encodeFrame({ ...command, service: 2 });
+}

@@ -19,8 +19,11 @@ export type ServerEvent =
 
 export type EventName = ServerEvent['event'];
 
-/** An event's text frame for one connection of `clientId`; undefined when the protocol has no form for it. */
-export type EventEncoder = (event: ServerEvent, clientId: string) => string | undefined;
+/**
+ * An event's text frame for one connection of `clientId`; undefined when the protocol has no form
+ * for it. May be asynchronous, so that an encoder can load what it needs on first use.
+ */
+export type EventEncoder = (event: ServerEvent, clientId: string) => string | undefined | Promise<string | undefined>;
 
 /** The native protocol's encoder: the event as JSON. */
 export const encodeNativeEvent: EventEncoder = (event) => JSON.stringify(event);

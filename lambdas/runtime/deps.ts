@@ -10,8 +10,9 @@ import { SnsPushEndpoints } from '../gateways/push-endpoints';
 import { lambdaWorkers } from '../gateways/workers';
 import type { Deps } from '../domain/context';
 import { configFromEnv } from './config';
-import { leanCloudEncoder } from '../leancloud';
 import { encodeNativeEvent } from '../protocol/events';
+// The encoder alone, not the adapter's index: every route posts, only `$default` decodes frames.
+import { leanCloudEncoder } from '../leancloud/encoder';
 import { createLogger, parseLogLevel } from './log';
 
 let cached: Deps | undefined;

@@ -7,15 +7,17 @@ const sdk = require('leancloud-realtime/proto/message-compiled').push_server.mes
 };
 
 /** Decodes like the SDK; toRaw gives enum names and 64-bit integers as strings. */
-function sdkDecode(frame: string): Record<string, unknown> {
+async function sdkDecode(encoded: Promise<string | undefined>): Promise<Record<string, unknown>> {
+  const frame = await encoded;
+  if (frame === undefined) throw new Error('no LeanCloud frame for this event');
   const msg = sdk.GenericCommand.decode64(frame) as { toRaw(binaryAsBase64: boolean, longsAsStrings: boolean): Record<string, unknown> };
   return JSON.parse(JSON.stringify(msg.toRaw(false, true))) as Record<string, unknown>;
 }
 
 const message = { id: 'AbCdEfGhIjKl.1', cid: 'c1', from: 'Tom', data: '{"_lctext":"hi","_lctype":-1}', timestamp: 1795665217602, seq: 1 };
 
-test('message → direct push with fromPeerId, timestamp and msg; offline flag kept', () => {
-  const d = sdkDecode(leanCloudEncoder({ event: 'message', message: { ...message, offline: true } }, 'Bob')!);
+test('message → direct push with fromPeerId, timestamp and msg; offline flag kept', async () => {
+  const d = await sdkDecode(leanCloudEncoder({ event: 'message', message: { ...message, offline: true } }, 'Bob')!);
   expect(d.cmd).toBe('direct');
   expect(d.peerId).toBe('Bob');
   expect(d.service).toBe(2);
@@ -30,13 +32,13 @@ test('message → direct push with fromPeerId, timestamp and msg; offline flag k
   });
 });
 
-test('a message that mentions → direct push with mentionPids and mentionAll', () => {
-  const d = sdkDecode(leanCloudEncoder({ event: 'message', message: { ...message, mentions: ['Bob'], mentionAll: true } }, 'Bob')!);
+test('a message that mentions → direct push with mentionPids and mentionAll', async () => {
+  const d = await sdkDecode(leanCloudEncoder({ event: 'message', message: { ...message, mentions: ['Bob'], mentionAll: true } }, 'Bob')!);
   expect(d.directMessage).toMatchObject({ mentionPids: ['Bob'], mentionAll: true });
 });
 
-test('delivered → rcp (read=false)', () => {
-  const d = sdkDecode(
+test('delivered → rcp (read=false)', async () => {
+  const d = await sdkDecode(
     leanCloudEncoder({ event: 'delivered', cid: 'c1', messageId: message.id, deliveredAt: 1795665217700, by: 'Bob' }, 'Tom')!,
   );
   expect(d.cmd).toBe('rcp');
@@ -48,14 +50,14 @@ test.each([
   ['kicked', 'left', { cid: 'c1', by: 'Tom' }, { cid: 'c1', initBy: 'Tom' }],
   ['membersAdded', 'members_joined', { cid: 'c1', members: ['A', 'B'], by: 'Tom' }, { cid: 'c1', m: ['A', 'B'], initBy: 'Tom' }],
   ['membersRemoved', 'members_left', { cid: 'c1', members: ['C'], by: 'Tom' }, { cid: 'c1', m: ['C'], initBy: 'Tom' }],
-])('%s → conv/%s', (event, op, fields, expected) => {
-  const d = sdkDecode(leanCloudEncoder({ event, ...fields } as unknown as ServerEvent, 'Bob')!);
+])('%s → conv/%s', async (event, op, fields, expected) => {
+  const d = await sdkDecode(leanCloudEncoder({ event, ...fields } as unknown as ServerEvent, 'Bob')!);
   expect([d.cmd, d.op]).toEqual(['conv', op]);
   expect(d.convMessage).toMatchObject(expected);
 });
 
-test('messageUpdated → patch/modify with one patch (recall flag, new data, patch time)', () => {
-  const d = sdkDecode(
+test('messageUpdated → patch/modify with one patch (recall flag, new data, patch time)', async () => {
+  const d = await sdkDecode(
     leanCloudEncoder(
       { event: 'messageUpdated', message: { ...message, data: '{"_lctype":-127}', updatedAt: 1795665218000, recalled: true } },
       'Bob',
@@ -78,8 +80,8 @@ test('messageUpdated → patch/modify with one patch (recall flag, new data, pat
   });
 });
 
-test('updated → conv/updated with the name and attributes as _Conversation columns', () => {
-  const d = sdkDecode(
+test('updated → conv/updated with the name and attributes as _Conversation columns', async () => {
+  const d = await sdkDecode(
     leanCloudEncoder({ event: 'updated', cid: 'c1', by: 'Tom', name: 'n', attributes: { attr: { color: 'red' } }, updatedAt: 1 }, 'Bob')!,
   );
   expect([d.cmd, d.op]).toEqual(['conv', 'updated']);
@@ -87,11 +89,11 @@ test('updated → conv/updated with the name and attributes as _Conversation col
   expect(JSON.parse((d.convMessage as { attr: { data: string } }).attr.data)).toEqual({ attr: { color: 'red' }, name: 'n' });
 });
 
-test('closed → session/closed with code and reason; unread → unread tuples with the last message', () => {
-  const c = sdkDecode(leanCloudEncoder({ event: 'closed', code: 4111, name: 'SESSION_CONFLICT' }, 'Tom')!);
+test('closed → session/closed with code and reason; unread → unread tuples with the last message', async () => {
+  const c = await sdkDecode(leanCloudEncoder({ event: 'closed', code: 4111, name: 'SESSION_CONFLICT' }, 'Tom')!);
   expect([c.cmd, c.op]).toEqual(['session', 'closed']);
   expect(c.sessionMessage).toMatchObject({ code: 4111, reason: 'SESSION_CONFLICT' });
-  const u = sdkDecode(
+  const u = await sdkDecode(
     leanCloudEncoder(
       {
         event: 'unread',
@@ -118,6 +120,6 @@ test('closed → session/closed with code and reason; unread → unread tuples w
   ]);
 });
 
-test('an event the encoder does not know (a newer server) is not sent', () => {
-  expect(leanCloudEncoder({ event: 'somethingElse' } as unknown as ServerEvent, 'Tom')).toBeUndefined();
+test('an event the encoder does not know (a newer server) is not sent', async () => {
+  await expect(leanCloudEncoder({ event: 'somethingElse' } as unknown as ServerEvent, 'Tom')).resolves.toBeUndefined();
 });
