@@ -4,8 +4,8 @@
  * membership events, no offline delivery, push, receipts or unread.
  */
 import { getConversation } from '../stores/conversations';
-import { clearConnectionRoom, expiryFrom, setConnectionField } from '../stores/connections';
-import { forgetLastRoom, rememberLastRoom, type LastRoom } from '../stores/presence';
+import { expiryFrom, setConnectionField } from '../stores/connections';
+import { setLastRoom, type LastRoom } from '../stores/presence';
 import { deleteOccupant, forEachOccupantPage, putOccupant } from '../stores/rooms';
 import { postToTargets } from './fan-out';
 import type { ConnectionGateway, PostOutcome } from '../gateways/connection-gateway';
@@ -39,7 +39,7 @@ export async function enterRoom(ctx: Ctx, session: Pick<Session, 'clientId' | 'r
 export async function leaveRoom(ctx: Ctx, session: Session): Promise<void> {
   if (!session.room) return;
   await deleteOccupant(ctx, session.room, ctx.connectionId);
-  await clearConnectionRoom(ctx);
+  await setConnectionField(ctx, 'room', undefined);
 }
 
 /** `$disconnect`: leave the room, remembering it so a reconnect within the window re-enters. */
@@ -47,7 +47,7 @@ export async function rememberRoomOnDisconnect(ctx: Ctx, clientId: string | unde
   if (!room) return;
   await deleteOccupant(ctx, room, ctx.connectionId);
   if (!clientId) return;
-  await rememberLastRoom(ctx, clientId, { cid: room, leftAt: ctx.now });
+  await setLastRoom(ctx, clientId, { cid: room, leftAt: ctx.now });
 }
 
 /**
@@ -67,7 +67,7 @@ export async function rejoinRecentRoom(ctx: Ctx, clientId: string, last: LastRoo
 
 /** Forgets the room to rejoin (explicit quit or logout). */
 export async function forgetRoom(ctx: Ctx, clientId: string): Promise<void> {
-  await forgetLastRoom(ctx, clientId);
+  await setLastRoom(ctx, clientId, undefined);
 }
 
 /** The gateway, telling `seen` the outcome of every post that went through. */

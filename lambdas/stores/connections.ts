@@ -118,40 +118,22 @@ export async function bindConnection(
 }
 
 /**
- * Records on this connection something that outlives a request: the chat room it is in, or the
- * LeanCloud session token it holds, so that its `close` can remove what it names. Only on a
- * record that exists: a connection whose `$disconnect` already ran gets no record back. False
- * when there was none.
+ * Records on this connection something that outlives a request — the chat room it is in, or the
+ * LeanCloud session token it holds, so that its `close` can remove what it names — or, with
+ * `undefined`, forgets it (the room was left). Only on a record that exists: a connection whose
+ * `$disconnect` already ran gets no record back. False when there was none.
  */
-export async function setConnectionField(ctx: Ctx, field: 'room' | 'sessionTokenKey', value: string): Promise<boolean> {
+export async function setConnectionField(ctx: Ctx, field: 'room' | 'sessionTokenKey', value: string | undefined): Promise<boolean> {
   const { db, config } = ctx.deps;
   return applied(
     db.send(
       new UpdateCommand({
         TableName: config.tables.connections,
         Key: { connectionId: ctx.connectionId },
-        UpdateExpression: 'SET #f = :v',
+        UpdateExpression: value === undefined ? 'REMOVE #f' : 'SET #f = :v',
         ConditionExpression: 'attribute_exists(connectionId)',
         ExpressionAttributeNames: { '#f': field },
-        ExpressionAttributeValues: { ':v': value },
-      }),
-    ),
-  );
-}
-
-/**
- * The connection left its chat room (`quit` of the room, or `close`). Only on a record that
- * exists, like `setConnectionField`; false when there was none.
- */
-export async function clearConnectionRoom(ctx: Ctx): Promise<boolean> {
-  const { db, config } = ctx.deps;
-  return applied(
-    db.send(
-      new UpdateCommand({
-        TableName: config.tables.connections,
-        Key: { connectionId: ctx.connectionId },
-        UpdateExpression: 'REMOVE room',
-        ConditionExpression: 'attribute_exists(connectionId)',
+        ...(value === undefined ? {} : { ExpressionAttributeValues: { ':v': value } }),
       }),
     ),
   );

@@ -300,33 +300,19 @@ export async function markLeft(ctx: Ctx, clientId: string, cid: string): Promise
 
 /**
  * Remembers on the client's presence the room it just left by disconnecting, for a reconnect to
- * go back to. Only on an existing item: a client without one has no presence to come back to.
+ * go back to, or with `undefined` forgets it (consumed by a rejoin, or an explicit quit or
+ * logout). Only on an existing item: a client without one has no presence to come back to.
  */
-export async function rememberLastRoom(ctx: Ctx, clientId: string, last: LastRoom): Promise<void> {
+export async function setLastRoom(ctx: Ctx, clientId: string, last: LastRoom | undefined): Promise<void> {
   const { db, config } = ctx.deps;
   await applied(
     db.send(
       new UpdateCommand({
         TableName: config.tables.presence,
         Key: { clientId },
-        UpdateExpression: 'SET lastRoom = :r',
+        UpdateExpression: last === undefined ? 'REMOVE lastRoom' : 'SET lastRoom = :r',
         ConditionExpression: 'attribute_exists(clientId)',
-        ExpressionAttributeValues: { ':r': last },
-      }),
-    ),
-  );
-}
-
-/** Forgets the room to go back to (consumed by a rejoin, or an explicit quit or logout). */
-export async function forgetLastRoom(ctx: Ctx, clientId: string): Promise<void> {
-  const { db, config } = ctx.deps;
-  await applied(
-    db.send(
-      new UpdateCommand({
-        TableName: config.tables.presence,
-        Key: { clientId },
-        UpdateExpression: 'REMOVE lastRoom',
-        ConditionExpression: 'attribute_exists(clientId)',
+        ...(last === undefined ? {} : { ExpressionAttributeValues: { ':r': last } }),
       }),
     ),
   );
