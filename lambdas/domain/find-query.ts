@@ -212,7 +212,9 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 /** Like LeanStorage: an array field equals a scalar when it contains it. */
 function equals(actual: unknown, expected: unknown): boolean {
   if (Array.isArray(actual) && !Array.isArray(expected)) return actual.some((x) => deepEqual(x, expected));
-  return deepEqual(actual, expected ?? undefined) || (expected === null && actual === undefined);
+  // As in LeanCloud (and MongoDB), equality with null matches a null field and a missing one.
+  if (expected === null) return actual === null || actual === undefined;
+  return deepEqual(actual, expected);
 }
 
 function compare(actual: unknown, op: '$gt' | '$gte' | '$lt' | '$lte', v: unknown): boolean {

@@ -635,3 +635,13 @@ describe('injection-looking input stays data', () => {
     refused({ m: { $all: ['a', 'b;c'] } }, 'members values must be client ids');
   });
 });
+
+describe('equality with null', () => {
+  test('matches a field stored as null and a missing one, nothing else (LeanCloud semantics)', () => {
+    expect(hit({ lm: null }, { lastMessageAt: null })).toBe(true);
+    expect(hit({ lm: null }, {})).toBe(true);
+    expect(hit({ lm: null }, { lastMessageAt: 5 })).toBe(false);
+    expect(hit({ 'attr.x': null }, { attributes: { x: null } })).toBe(true);
+    expect(hit({ 'attr.x': null }, { attributes: { x: 0 } })).toBe(false);
+  });
+});
