@@ -1,7 +1,13 @@
 /** Embedded DynamoDB (dynalite) for the local runtime and tests, with the project's tables. */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { TABLES, TABLE_NAMES, type TableDef, type TableName } from '../lib/tables';
 
 // dynalite ships no types (and no ES module): this is the slice of its API used here.
@@ -65,8 +71,14 @@ export function createTableInput(physicalName: string, def: TableDef): CreateTab
   };
 }
 
-/** Creates every table that does not exist yet (existing ones on disk are kept). */
-export async function ensureTables(endpoint: string, names: Record<TableName, string>): Promise<void> {
+/** Table states a request can already use. */
+const USABLE = new Set(['ACTIVE', 'UPDATING']);
+
+/**
+ * Creates every table that does not exist yet (existing ones are kept) and waits until each is
+ * usable: dynalite is instant, DynamoDB Local nearly so, a real endpoint takes seconds.
+ */
+export async function ensureTables(endpoint: string, names: Record<TableName, string>, timeoutMs = 120_000): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     for (const t of TABLE_NAMES) {
@@ -74,6 +86,15 @@ export async function ensureTables(endpoint: string, names: Record<TableName, st
         await client.send(new CreateTableCommand(createTableInput(names[t], TABLES[t])));
       } catch (err) {
         if (!(err instanceof ResourceInUseException)) throw err;
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (const t of TABLE_NAMES) {
+      for (;;) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: names[t] }));
+        if (USABLE.has(Table?.TableStatus ?? '')) break;
+        if (Date.now() > deadline) throw new Error(`table ${names[t]} at ${endpoint} is still ${Table?.TableStatus}`);
+        await new Promise((r) => setTimeout(r, 250));
       }
     }
   } finally {

@@ -25,6 +25,11 @@ export interface LocalStackOptions {
   host?: string;
   /** Directory for DynamoDB data, or ':memory:'. */
   dataDir?: string;
+  /**
+   * An external DynamoDB endpoint (DynamoDB Local, a proxy, another dynalite) to use instead of
+   * the embedded one; missing tables are created there. `dataDir` is then unused.
+   */
+  dynamoEndpoint?: string;
   /** Environment for the handlers' configuration (docs/protocol.md §14); defaults to process.env. */
   env?: Record<string, string | undefined>;
   limits?: Partial<GatewayLimits>;
@@ -80,7 +85,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const log = opts.log ?? createLogger(parseLogLevel(env.IM_LOG_LEVEL));
   // Push works locally out of the box, against the local SNS endpoint.
   const config = configFromEnv({ IM_APNS_PLATFORM_ARN: LOCAL_APNS_APP, IM_APNS_SANDBOX_PLATFORM_ARN: LOCAL_APNS_SANDBOX_APP, ...env });
-  const dynamo: EmbeddedDynamo = await startDynamo(opts.dataDir ?? ':memory:');
+  const dynamo: EmbeddedDynamo = opts.dynamoEndpoint
+    ? { endpoint: opts.dynamoEndpoint, close: async () => undefined }
+    : await startDynamo(opts.dataDir ?? ':memory:');
   let gateway: LocalGateway | undefined;
   let faults: FaultProxy | undefined;
   try {
