@@ -143,7 +143,18 @@ export interface OpenOptions {
  * registers a new device token, but answers with the reply only: the offline messages (or the
  * unread summary) and missed changes went out with the first open.
  */
-export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOptions = {}): Promise<object> {
+/** What `open` answers (docs/protocol.md §5.1). */
+export interface OpenResult {
+  clientId: string;
+  serverTime: number;
+  /** The chat room the connection is in or went back into (at most one). */
+  rooms: string[];
+}
+
+/** `close` answers a bare `ok`. */
+export type CloseResult = Record<string, never>;
+
+export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOptions = {}): Promise<WithFollowUp> {
   const clientId = req.clientId;
   if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
     throw new ImError('INVALID_LOGIN', 'clientId must be 1-64 characters of [A-Za-z0-9_-.@]');
@@ -189,7 +200,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
 
   // Back into the room this client left by disconnecting, within the window.
   const rooms = conn.room ? [conn.room] : await rejoinRecentRoom(ctx, clientId, presence.lastRoom, protocol);
-  const result = { clientId, serverTime: ctx.now, rooms };
+  const result: OpenResult = { clientId, serverTime: ctx.now, rooms };
   // Offline messages or the unread summary must arrive after the reply.
   return new WithFollowUp(result, async () => {
     let registered: string | undefined;
@@ -241,7 +252,7 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
  * devices are unregistered after the unbind: an open's follow-up that registers one later finds
  * the session ended and unregisters it itself, so none is left either way.
  */
-export async function closeSession(ctx: Ctx, session: Session): Promise<object> {
+export async function closeSession(ctx: Ctx, session: Session): Promise<CloseResult> {
   await removePresence(ctx, session.clientId, [ctx.connectionId]);
   const ended = await unbindConnection(ctx, session.clientId);
   await leaveRoom(ctx, session);

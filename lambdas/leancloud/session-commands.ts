@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { respond, type RouteResponse } from '../runtime/route';
-import { WithFollowUp, type Ctx } from '../domain/context';
+import type { Ctx } from '../domain/context';
 import { onlineQuerySchema, parseOrThrow } from '../protocol/schemas';
 import { closeSession, openSession } from '../domain/sessions';
 import type { ConnectionRecord } from '../stores/connections';
@@ -53,12 +53,8 @@ export async function open(ctx: Ctx, command: LcCommand, establish?: () => Promi
   const token = reused ?? (await issueSessionToken(ctx, clientId));
   // serverTs becomes the SDK's lastPatchTime, which it sends back on its next open.
   const opened = encodeFrame({ cmd: 'session', op: 'opened', i: command.i, peerId: clientId, serverTs: ctx.now, sessionMessage: token });
-  // Posted even without follow-up work: the unread push always follows `opened`.
-  return respond(
-    ctx,
-    command.i === undefined ? undefined : opened,
-    outcome instanceof WithFollowUp ? outcome.followUp : async () => undefined,
-  );
+  // Posted first: the unread push always follows `opened`.
+  return respond(ctx, command.i === undefined ? undefined : opened, outcome.followUp);
 }
 
 /**
