@@ -10,7 +10,7 @@ import { conversationProgress, type ConversationProgress } from '../stores/conve
 import { type MemberRecord } from '../stores/members';
 import { postEvent, type Target } from './fan-out';
 import { mentions, messageView } from './message-model';
-import type { UnreadEntry } from '../protocol/views';
+import type { MessageView, UnreadEntry } from '../protocol/views';
 import { isVoid, seqsAfter, type MessageRecord, type SeqRecord } from '../stores/messages';
 import type { Ctx } from './context';
 
@@ -18,15 +18,25 @@ import type { Ctx } from './context';
 export const OFFLINE_MAX_PER_CONVERSATION = 100;
 export const OFFLINE_MAX_CONVERSATIONS = 50;
 
+/** Largest `messages` frame offline delivery builds: API Gateway's client frame size, well under its 128 KB post limit. */
+export const OFFLINE_BATCH_MAX_BYTES = 32 * 1024;
+
+/** Batch frames posted at once; within the account-wide @connections budget. */
+const BATCH_POST_CONCURRENCY = 8;
+
 /**
  * After `open` in default mode: every stored message from others after the client's delivered
- * point, oldest first per conversation, to this connection only.
+ * point, oldest first per conversation, to this connection only. One `message` frame each, in
+ * order; with `batch` (the `offlineBatch` extension), the conversations are read concurrently and
+ * the messages go out packed into `messages` frames of at most OFFLINE_BATCH_MAX_BYTES, posted
+ * concurrently (so frames may arrive in any order; `seq` orders them).
  */
 export async function deliverOffline(
   ctx: Ctx,
   target: Target,
   memberships: Pick<MemberRecord, 'cid' | 'deliveredSeq' | 'ackedAhead'>[],
   known?: Map<string, ConversationProgress>,
+  opts: { batch?: boolean } = {},
 ): Promise<void> {
   if (memberships.length === 0) return;
   const progress =
@@ -35,13 +45,52 @@ export async function deliverOffline(
       ctx,
       memberships.map((m) => m.cid),
     ));
-  for (const m of offlineConversations(memberships, progress)) {
-    const items = await seqsAfter(ctx, m.cid, m.deliveredSeq, { from: 'oldest', limit: OFFLINE_MAX_PER_CONVERSATION });
-    for (const message of offlineMessages(items, target.clientId, m.ackedAhead)) {
-      const outcome = await postEvent(ctx, target, { event: 'message', message: messageView(message, { offline: true }) });
+  const pending = offlineConversations(memberships, progress);
+  const owed = async (m: (typeof pending)[number]) =>
+    offlineMessages(
+      await seqsAfter(ctx, m.cid, m.deliveredSeq, { from: 'oldest', limit: OFFLINE_MAX_PER_CONVERSATION }),
+      target.clientId,
+      m.ackedAhead,
+    ).map((message) => messageView(message, { offline: true }));
+  if (opts.batch) {
+    const messages = (await mapLimit(pending, 8, owed)).flat();
+    let gone = false;
+    await mapLimit(packOfflineBatches(messages), BATCH_POST_CONCURRENCY, async (batch) => {
+      if (!gone && (await postEvent(ctx, target, { event: 'messages', messages: batch })) === 'gone') gone = true;
+    });
+    return;
+  }
+  for (const m of pending) {
+    for (const message of await owed(m)) {
+      const outcome = await postEvent(ctx, target, { event: 'message', message });
       if (outcome === 'gone') return;
     }
   }
+}
+
+/**
+ * Packs messages, in order, into as few `messages` frames as fit OFFLINE_BATCH_MAX_BYTES each
+ * (UTF-8, the whole frame). A message too large for a frame of its own limit travels alone.
+ */
+export function packOfflineBatches(messages: readonly MessageView[], maxBytes = OFFLINE_BATCH_MAX_BYTES): MessageView[][] {
+  // The frame around the list: {"event":"messages","messages":[ … ]}
+  const envelope = Buffer.byteLength(JSON.stringify({ event: 'messages', messages: [] }), 'utf8');
+  const batches: MessageView[][] = [];
+  let current: MessageView[] = [];
+  let size = envelope;
+  for (const m of messages) {
+    const bytes = Buffer.byteLength(JSON.stringify(m), 'utf8');
+    // Each message after the first in a frame adds a comma.
+    if (current.length > 0 && size + 1 + bytes > maxBytes) {
+      batches.push(current);
+      current = [];
+      size = envelope;
+    }
+    size += (current.length > 0 ? 1 : 0) + bytes;
+    current.push(m);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 /**

@@ -237,7 +237,8 @@ export async function openSession(ctx: Ctx, req: Request<'open'>, opts: OpenOpti
       const conversations = await unreadSummary(ctx, clientId, memberships, progress);
       await postEvent(ctx, self, { event: 'unread', conversations });
     } else {
-      await deliverOffline(ctx, self, memberships, progress);
+      // Batches are a native extension; other protocols keep their own frames.
+      await deliverOffline(ctx, self, memberships, progress, { batch: req.offlineBatch === true && !protocol });
     }
     if (req.changesSince) {
       for (const message of await changedSince(ctx, progress, req.changesSince)) {

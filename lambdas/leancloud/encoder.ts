@@ -33,6 +33,9 @@ export function leanCloudPush(e: ServerEvent, peerId: string): LcCommand | undef
         },
       };
     }
+    case 'messages':
+      // Native clients only ask for batches; LeanCloud connections log in in unread mode.
+      return undefined;
     case 'messageUpdated': {
       const m = e.message;
       const patch = {

@@ -7,6 +7,8 @@ import type { ConversationView, MessageView, UnreadEntry } from './views';
 export type ServerEvent =
   | { event: 'message'; message: MessageView }
   | { event: 'messageUpdated'; message: MessageView }
+  /** Extension: offline messages packed into one frame (an `open` with `offlineBatch`). */
+  | { event: 'messages'; messages: MessageView[] }
   | { event: 'delivered'; cid: string; messageId: string; deliveredAt: number; by: string }
   | { event: 'read'; cid: string; messageId: string; by: string; readAt: number }
   | { event: 'invited'; cid: string; by: string; conversation: ConversationView }

@@ -117,6 +117,8 @@ export const schemas = {
     signature: signature.optional(),
     // Extension: the previous open's serverTime; messages edited or recalled since then follow.
     changesSince: number().int().nonnegative().optional(),
+    // Extension: offline messages in `messages` frames of up to 32 KB instead of one frame each.
+    offlineBatch: boolean().optional(),
   }),
   close: object({}),
   create: object({

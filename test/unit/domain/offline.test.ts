@@ -1,4 +1,11 @@
-import { OFFLINE_MAX_CONVERSATIONS, offlineConversations, offlineMessages, unreadEntry } from '../../../lambdas/domain/offline';
+import {
+  OFFLINE_MAX_CONVERSATIONS,
+  offlineConversations,
+  offlineMessages,
+  packOfflineBatches,
+  unreadEntry,
+} from '../../../lambdas/domain/offline';
+import type { MessageView } from '../../../lambdas/protocol/views';
 import type { MessageRecord, SeqRecord, VoidRecord } from '../../../lambdas/stores/messages';
 
 const message = (seq: number, from: string, extra: Partial<MessageRecord> = {}): MessageRecord => ({
@@ -69,5 +76,33 @@ describe('unreadEntry', () => {
   });
   test('nothing after the point: zero and no last message', () => {
     expect(unreadEntry('c1', [voided(4)], 'Tom')).toEqual({ cid: 'c1', unread: 0, lastMessage: null });
+  });
+});
+
+describe('packOfflineBatches', () => {
+  const msg = (seq: number, data = 'x'): MessageView => ({
+    id: `AbCdEfGhIjKl.${seq.toString(36)}`,
+    cid: 'c1',
+    from: 'Tom',
+    data,
+    timestamp: 1,
+    seq,
+    offline: true,
+  });
+  const frameBytes = (batch: MessageView[]) => Buffer.byteLength(JSON.stringify({ event: 'messages', messages: batch }), 'utf8');
+
+  test('every frame fits the bound, order is kept, and nothing is lost or repeated', () => {
+    const messages = Array.from({ length: 300 }, (_, i) => msg(i + 1, 'é'.repeat((i * 37) % 900)));
+    const batches = packOfflineBatches(messages, 8 * 1024);
+    expect(batches.flat()).toEqual(messages);
+    for (const b of batches) expect(frameBytes(b)).toBeLessThanOrEqual(8 * 1024);
+    // Greedy: no two neighbouring frames would have fitted together.
+    for (let i = 1; i < batches.length; i++) expect(frameBytes([...batches[i - 1]!, ...batches[i]!])).toBeGreaterThan(8 * 1024);
+  });
+
+  test('a message too large for any frame travels alone; none means no frames', () => {
+    const big = msg(2, 'x'.repeat(40 * 1024));
+    expect(packOfflineBatches([msg(1), big, msg(3)])).toEqual([[msg(1)], [big], [msg(3)]]);
+    expect(packOfflineBatches([])).toEqual([]);
   });
 });
