@@ -4,7 +4,8 @@ import { ImStack, type ImStackProps } from '../lib';
 
 const app = new App();
 const ctx = (k: string): string | undefined => app.node.tryGetContext(k) as string | undefined;
-const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+// Blank or null context values mean "not set" (the default applies), never 0, which would turn a limit off.
+const num = (v: unknown): number | undefined => (v === undefined || v === null || String(v).trim() === '' ? undefined : Number(v));
 
 new ImStack(app, ctx('stackName') ?? 'ServerlessIm', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -101,9 +101,12 @@ export function settingsEnvironment(props: ImBackendProps): Record<string, strin
     ['IM_RATE_OPEN_PER_10S', props.rateLimits?.openPer10s],
     ['IM_FIND_MAX_CANDIDATES', props.findMaxCandidates],
   ];
+  // 0 turns a rate limit off; sizes and bounds must be positive.
+  const positive = new Set(['IM_MAX_MESSAGE_BYTES', 'IM_FIND_MAX_CANDIDATES']);
   for (const [name, value] of entries) {
-    if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0))
-      throw new Error(`${name}: ${value} is not a whole number ≥ 0`);
+    if (typeof value !== 'number') continue;
+    const least = positive.has(name) ? 1 : 0;
+    if (!(Number.isInteger(value) && value >= least)) throw new Error(`${name}: ${value} is not a whole number ≥ ${least}`);
   }
   return Object.fromEntries(entries.filter((e): e is [string, string | number] => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
 }
@@ -212,7 +215,8 @@ export class ImBackend extends Construct {
       this.masterKeySecret = props.signatures.masterKeySecretArn
         ? Secret.fromSecretCompleteArn(this, 'MasterKey', props.signatures.masterKeySecretArn)
         : new Secret(this, 'MasterKey', {
-            description: 'IM master key: signs open/create/join/invite/kick (docs/protocol.md §12). Share it with your application server only.',
+            description:
+              'IM master key: signs open/create/join/invite/kick (docs/protocol.md §12). Share it with your application server only.',
             generateSecretString: { passwordLength: 48, excludePunctuation: true },
           });
       if (this.masterKeySecret instanceof Secret) {

@@ -41,26 +41,32 @@ export function grantCheck(
   report: (v: GrantViolation) => void,
 ): (operation: string, input: Item) => void {
   const logical = new Map(Object.entries(physical).map(([name, p]) => [p, name as TableName]));
+  const known = new Set([...DYNAMODB_ACTIONS.r, ...DYNAMODB_ACTIONS.w, 'Scan']);
   return (operation, input) => {
     const { tables, index } = touched(input);
+    const deny = (table: string, name: TableName | undefined) => {
+      const v: GrantViolation = { scope, operation, table: name ?? table, ...(index ? { index } : {}) };
+      report(v);
+      throw new AccessDeniedError(
+        `${scope} is not authorized to perform: dynamodb:${operation} on ${name ?? table}${index ? `/index/${index}` : ''} (lib/routes.ts)`,
+      );
+    };
+    // No route is granted anything else (transactions, PartiQL, table management): IAM denies it.
+    if (!known.has(operation) || tables.length === 0) deny(tables[0] ?? '*', undefined);
     for (const table of tables) {
       const name = logical.get(table);
       const access = name ? grants.tables[name] : undefined;
       const allowed =
         name !== undefined &&
         (operation === 'Scan'
-          ? (grants.scans ?? []).includes(name)
+          ? // Scan is granted on the table only, never on an index.
+            index === undefined && (grants.scans ?? []).includes(name)
           : index !== undefined
-            ? operation === 'Query' && (grants.indexes ?? []).includes(`${name}.${index}`)
+            ? // Index ARNs are granted only for tables the route lists.
+              operation === 'Query' && access !== undefined && (grants.indexes ?? []).includes(`${name}.${index}`)
             : (DYNAMODB_ACTIONS.r.includes(operation) && access?.includes('r') === true) ||
               (DYNAMODB_ACTIONS.w.includes(operation) && access?.includes('w') === true));
-      if (!allowed) {
-        const v: GrantViolation = { scope, operation, table: name ?? table, ...(index ? { index } : {}) };
-        report(v);
-        throw new AccessDeniedError(
-          `${scope} is not authorized to perform: dynamodb:${operation} on ${name ?? table}${index ? `/index/${index}` : ''} (lib/routes.ts)`,
-        );
-      }
+      if (!allowed) deny(table, name);
     }
   };
 }

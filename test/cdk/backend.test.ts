@@ -59,6 +59,9 @@ test('typed settings become the functions environment', () => {
   });
 });
 
-test('a setting that is not a whole number fails the synth', () => {
+test('a setting that is not a whole number, or a size of 0, fails the synth; a rate limit of 0 is off', () => {
   expect(() => synth({ maxMessageBytes: 12.5 })).toThrow(/IM_MAX_MESSAGE_BYTES/);
+  expect(() => synth({ maxMessageBytes: 0 })).toThrow(/IM_MAX_MESSAGE_BYTES: 0 is not a whole number ≥ 1/);
+  expect(() => synth({ findMaxCandidates: 0 })).toThrow(/IM_FIND_MAX_CANDIDATES/);
+  expect(() => synth({ rateLimits: { sendPer10s: 0 } })).not.toThrow();
 });

@@ -18,7 +18,11 @@ function checker(grants: Grants) {
 }
 
 describe('the local check of route grants', () => {
-  const grants: Grants = { tables: { messages: 'rw', members: 'r' }, indexes: ['members.byClient'], scans: ['members'] };
+  const grants: Grants = {
+    tables: { messages: 'rw', members: 'r' },
+    indexes: ['members.byClient', 'conversations.byName'],
+    scans: ['members'],
+  };
 
   test('calls inside the grants pass', () => {
     const { check, seen } = checker(grants);
@@ -36,6 +40,15 @@ describe('the local check of route grants', () => {
     ['an index not granted', 'Query', { TableName: 'p-messages', IndexName: 'byUpdate' }, { table: 'messages', index: 'byUpdate' }],
     ['a scan not granted', 'Scan', { TableName: 'p-messages' }, { table: 'messages' }],
     ['one table of a batch', 'BatchWriteItem', { RequestItems: { 'p-messages': [], 'p-rooms': [] } }, { table: 'rooms' }],
+    ['a transaction (never granted)', 'TransactWriteItems', { TransactItems: [] }, { table: '*' }],
+    ['PartiQL (never granted)', 'ExecuteStatement', { Statement: 'SELECT * FROM "p-messages"' }, { table: '*' }],
+    [
+      'an index of a table not listed',
+      'Query',
+      { TableName: 'p-conversations', IndexName: 'byName' },
+      { table: 'conversations', index: 'byName' },
+    ],
+    ['a scan of an index', 'Scan', { TableName: 'p-members', IndexName: 'byClient' }, { table: 'members', index: 'byClient' }],
   ])('%s is refused like AWS refuses it, and reported', (_what, operation, input, where) => {
     const { check, seen } = checker(grants);
     expect(() => check(operation, input)).toThrow(AccessDeniedError);
