@@ -103,7 +103,9 @@ export const ROUTES: readonly RouteDef[] = [
   {
     routeKey: 'open',
     handler: 'open',
-    tables: { connections: 'rw', presence: 'rw', members: 'r', conversations: 'r', messages: 'r', keys: 'rw', rooms: 'w', devices: 'rw' },
+    // members and messages `w`: offline delivery moves the delivered point over the member's own
+    // and void seqs, voiding holes on the way (domain/offline.ts).
+    tables: { connections: 'rw', presence: 'rw', members: 'rw', conversations: 'r', messages: 'rw', keys: 'rw', rooms: 'w', devices: 'rw' },
     // byUpdate: the edits and recalls missed since `changesSince`.
     indexes: ['members.byClient', 'messages.byUpdate'],
     postsToConnections: true,

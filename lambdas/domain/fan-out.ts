@@ -99,27 +99,39 @@ function removedSince(ctx: Ctx, left: Record<string, number>, clientId: string, 
   return at !== undefined && at >= (scope!.joinedAt.get(clientId) ?? 0) && ctx.now - at < LEFT_MARKER_MS;
 }
 
-/** Live connections of the given clients, minus `except` (the connection that caused the event). */
-export async function targetsOf(ctx: Ctx, clientIds: string[], except?: string, scope?: FanOutScope): Promise<Target[]> {
+/**
+ * Live connections of the given clients, minus `except` (the connection that caused the event),
+ * and the clients held back because they were removed from the scope's conversation meanwhile.
+ */
+export async function targetsOf(
+  ctx: Ctx,
+  clientIds: string[],
+  except?: string,
+  scope?: FanOutScope,
+): Promise<{ targets: Target[]; withheld: Set<string> }> {
   const unique = [...new Set(clientIds)];
-  if (unique.length === 0) return [];
-  const presence = await presenceOf(ctx, unique);
   const targets: Target[] = [];
-  for (const [clientId, { live, left }] of presence) {
-    if (removedSince(ctx, left, clientId, scope)) continue;
+  const withheld = new Set<string>();
+  if (unique.length === 0) return { targets, withheld };
+  for (const [clientId, { live, left }] of await presenceOf(ctx, unique)) {
+    if (removedSince(ctx, left, clientId, scope)) {
+      withheld.add(clientId);
+      continue;
+    }
     for (const c of live) if (c.connectionId !== except) targets.push({ clientId, connectionId: c.connectionId, protocol: c.protocol });
   }
-  return targets;
+  return { targets, withheld };
 }
 
+/** Posts to every live connection of the clients; the report says who was reached and who held back. */
 export async function sendToClients(
   ctx: Ctx,
   clientIds: string[],
   event: ServerEvent,
   opts: { except?: string; scope?: FanOutScope } = {},
-): Promise<DeliveryReport> {
-  const targets = await targetsOf(ctx, clientIds, opts.except, opts.scope);
-  return postToTargets(ctx, targets, event);
+): Promise<DeliveryReport & { withheld: Set<string> }> {
+  const { targets, withheld } = await targetsOf(ctx, clientIds, opts.except, opts.scope);
+  return { ...(await postToTargets(ctx, targets, event)), withheld };
 }
 
 /** Who gets a conversation's messages: its members, or the connections in a chat room. */
@@ -177,8 +189,12 @@ async function deliver(ctx: Ctx, cid: string, audience: Audience, event: ServerE
     await sendToRoom(ctx, cid, event, { except: ctx.connectionId });
     return new Set();
   }
-  return (await sendToClients(ctx, audience.members, event, { except: ctx.connectionId, scope: { cid, joinedAt: audience.joinedAt } }))
-    .reached;
+  const report = await sendToClients(ctx, audience.members, event, {
+    except: ctx.connectionId,
+    scope: { cid, joinedAt: audience.joinedAt },
+  });
+  // Members removed meanwhile count as handled: no push for a conversation they have left.
+  return new Set([...report.reached, ...report.withheld]);
 }
 
 /** Who gets a push: members other than the sender that no live connection took the message for, unless muted. */

@@ -7,11 +7,11 @@
  */
 import { mapLimit } from './concurrency';
 import { conversationProgress, type ConversationProgress } from '../stores/conversations';
-import { type MemberRecord } from '../stores/members';
+import { moveDeliveredPoint, type MemberRecord } from '../stores/members';
 import { postEvent, type Target } from './fan-out';
 import { mentions, messageView } from './message-model';
 import type { MessageView, UnreadEntry } from '../protocol/views';
-import { isVoid, seqsAfter, type MessageRecord, type SeqRecord } from '../stores/messages';
+import { isVoid, seqsAfter, settleHole, type MessageRecord, type SeqRecord } from '../stores/messages';
 import type { Ctx } from './context';
 
 /** Offline delivery caps (docs/protocol.md §5). */
@@ -47,11 +47,7 @@ export async function deliverOffline(
     ));
   const pending = offlineConversations(memberships, progress);
   const owed = async (m: (typeof pending)[number]) =>
-    offlineMessages(
-      await seqsAfter(ctx, m.cid, m.deliveredSeq, { from: 'oldest', limit: OFFLINE_MAX_PER_CONVERSATION }),
-      target.clientId,
-      m.ackedAhead,
-    ).map((message) => messageView(message, { offline: true }));
+    (await owedIn(ctx, target.clientId, m)).map((message) => messageView(message, { offline: true }));
   if (opts.batch) {
     const messages = (await mapLimit(pending, 8, owed)).flat();
     let gone = false;
@@ -66,6 +62,67 @@ export async function deliverOffline(
       if (outcome === 'gone') return;
     }
   }
+}
+
+/** Pages one login reads past seqs the member is not waiting for, per conversation. */
+const OFFLINE_MAX_PAGES = 5;
+
+/** Holes one login settles per conversation while moving the point (more wait for the next). */
+const OFFLINE_MAX_SETTLES = 10;
+
+/**
+ * The messages a member is owed in one conversation, at most a page. The seqs right after its
+ * delivered point that it is not waiting for — its own messages (it never receives them, so never
+ * acks them), void seqs, seqs it acked ahead, and holes, settled — move the point first: without
+ * that, a member whose last 100 seqs are its own would be owed nothing at every login while a
+ * later message from someone else waited behind them for ever.
+ */
+async function owedIn(ctx: Ctx, clientId: string, m: Pick<MemberRecord, 'cid' | 'deliveredSeq' | 'ackedAhead'>): Promise<MessageRecord[]> {
+  const acked = new Set(m.ackedAhead ?? []);
+  let point = m.deliveredSeq;
+  let settles = 0;
+  for (let page = 0; page < OFFLINE_MAX_PAGES; page++) {
+    const items = await seqsAfter(ctx, m.cid, point, { from: 'oldest', limit: OFFLINE_MAX_PER_CONVERSATION });
+    const owed = offlineMessages(items, clientId, acked);
+    let run = leadingRun(point, items, clientId, acked);
+    // A hole in the run: settled (voided, or the message that just filled it), then walked on.
+    while (run.hole !== undefined && settles++ < OFFLINE_MAX_SETTLES) {
+      const at = await settleHole(ctx, m.cid, run.hole);
+      if (at.from !== undefined && at.from !== clientId && !acked.has(at.seq)) break;
+      run = leadingRun(run.hole, items, clientId, acked);
+    }
+    if (run.end > point) {
+      const forget = [...acked].filter((s) => s <= run.end);
+      // A concurrent ack moved it first: what it passed is then passed, and this page still stands.
+      if (!(await moveDeliveredPoint(ctx, m.cid, clientId, point, run.end, forget))) return owed;
+      point = run.end;
+    }
+    if (owed.length > 0 || items.length < OFFLINE_MAX_PER_CONVERSATION) return owed;
+  }
+  return [];
+}
+
+/**
+ * How far the delivered point may move over `items` (the seqs after `point`, in order): over
+ * consecutive seqs that are void, the member's own or acked ahead. Stops at a message it is owed,
+ * or at a hole (returned, for the caller to settle), or after the last item.
+ */
+export function leadingRun(
+  point: number,
+  items: readonly SeqRecord[],
+  clientId: string,
+  acked: ReadonlySet<number>,
+): { end: number; hole?: number } {
+  const bySeq = new Map(items.map((i) => [i.seq, i]));
+  const last = items.length > 0 ? items[items.length - 1]!.seq : point;
+  let end = point;
+  while (end < last) {
+    const item = bySeq.get(end + 1);
+    if (!item) return { end, hole: end + 1 };
+    if (!isVoid(item) && item.from !== clientId && !acked.has(item.seq)) break;
+    end++;
+  }
+  return { end };
 }
 
 /**

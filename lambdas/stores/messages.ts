@@ -171,10 +171,19 @@ export async function settleRange(ctx: Ctx, cid: string, after: number, upTo: nu
     const present = (items as { seq: number }[]).map((i) => i.seq);
     read += present.length;
     // Everything between `next` and the last seq this page reached is either present or a hole.
-    const reached = more ? Math.max(next - 1, ...present) : upTo;
+    let reached = more ? Math.max(next - 1, ...present) : upTo;
     const have = new Set(present);
     const holes: number[] = [];
-    for (let s = next; s <= reached; s++) if (!have.has(s)) holes.push(s);
+    // Holes count against the bound too (each is a write): past it, the walk stops before the next.
+    for (let s = next; s <= reached; s++) {
+      if (have.has(s)) continue;
+      if (read + holes.length >= maxItems) {
+        reached = s - 1;
+        break;
+      }
+      holes.push(s);
+    }
+    read += holes.length;
     await mapLimit(holes, 8, (seq) => voidSeq(ctx, cid, seq));
     next = reached + 1;
     return read < maxItems && next <= upTo ? Math.min(1000, maxItems - read) : undefined;
@@ -220,7 +229,8 @@ export async function messageHeadsAt(ctx: Ctx, cid: string, seqs: number[]): Pro
     db,
     config.tables.messages,
     seqs.map((seq) => ({ cid, seq })),
-    { projection: 'seq, id, #from, receipt', names: { '#from': 'from' } },
+    // Consistent: an ack right after a live post must find the message it acknowledges.
+    { projection: 'seq, id, #from, receipt', names: { '#from': 'from' }, consistent: true },
   );
   // A void marker has no id (and the projection leaves `void` out).
   return items.filter((i) => typeof i.id === 'string') as unknown as MessageHead[];

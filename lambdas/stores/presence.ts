@@ -162,7 +162,10 @@ export async function claimPresence(
   const removes: string[] = [];
   const conditions: string[] = [];
   const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':exp': entry.expiresAt };
+  // The item lives as long as its longest-lived connection: an older socket logging in (or
+  // re-opening) must not bring the item's TTL forward under a newer one.
+  const expiry = Math.max(entry.expiresAt, ...Object.values(read.entries).map((e) => e.expiresAt ?? 0));
+  const values: Record<string, unknown> = { ':exp': expiry };
   if (read.shape.conns) {
     sets.push('conns.#me = :entry');
     conditions.push('attribute_exists(conns)');

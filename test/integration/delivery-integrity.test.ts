@@ -275,3 +275,19 @@ describe('nothing of a conversation reaches a client after its kicked or quit', 
     expect(((await bob.event('message')).message as Msg).id).toBe(sent.messageId);
   });
 });
+
+describe('a member whose own messages follow its delivered point', () => {
+  test('still gets the next message from someone else at its next login', async () => {
+    const [Amy, Bob] = h.names('Amy', 'Bob');
+    const amy = await open(Amy);
+    const bob = await open(Bob);
+    const cid = await cidOf(amy, { members: [Bob] });
+    // More own messages than one login reads per conversation; Amy never receives (or acks) them.
+    for (let i = 0; i < 130; i++) await amy.ok('send', { cid, data: `mine ${i}` });
+    await amy.close();
+    const reply = await bob.ok('send', { cid, data: 'from Bob' });
+    const seen = new Set<string>();
+    await drainLogins(Amy, seen);
+    expect([...seen]).toEqual([reply.messageId]);
+  });
+});

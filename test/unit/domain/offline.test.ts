@@ -1,5 +1,6 @@
 import {
   OFFLINE_MAX_CONVERSATIONS,
+  leadingRun,
   offlineConversations,
   offlineMessages,
   packOfflineBatches,
@@ -104,5 +105,28 @@ describe('packOfflineBatches', () => {
     const big = msg(2, 'x'.repeat(40 * 1024));
     expect(packOfflineBatches([msg(1), big, msg(3)])).toEqual([[msg(1)], [big], [msg(3)]]);
     expect(packOfflineBatches([])).toEqual([]);
+  });
+});
+
+describe('leadingRun', () => {
+  const m = (seq: number, from: string): SeqRecord => ({
+    cid: 'c',
+    seq,
+    id: `AbCdEfGhIjKl.${seq.toString(36)}`,
+    from,
+    data: 'x',
+    timestamp: 1,
+  });
+  const v = (seq: number): SeqRecord => ({ cid: 'c', seq, void: true, voidedAt: 1 });
+
+  test('moves over own, void and acked-ahead seqs, and stops at one the member is owed', () => {
+    expect(leadingRun(10, [m(11, 'Amy'), v(12), m(13, 'Bob'), m(14, 'Amy')], 'Amy', new Set([13]))).toEqual({ end: 14 });
+    expect(leadingRun(10, [m(11, 'Amy'), m(12, 'Bob'), m(13, 'Amy')], 'Amy', new Set())).toEqual({ end: 11 });
+  });
+  test('stops before a hole and names it', () => {
+    expect(leadingRun(10, [m(11, 'Amy'), m(13, 'Amy')], 'Amy', new Set())).toEqual({ end: 11, hole: 12 });
+  });
+  test('nothing after the point: no move', () => {
+    expect(leadingRun(10, [], 'Amy', new Set())).toEqual({ end: 10 });
   });
 });
