@@ -14,6 +14,11 @@ export interface FaultRule {
   times: number;
   /** Error type; default throttling. */
   errorType?: string;
+  /**
+   * Let the call reach DynamoDB first and fail only its response, as when a response is lost
+   * after the write committed (the SDK then retries a write that already happened).
+   */
+  afterCommit?: boolean;
 }
 
 export interface FaultProxy {
@@ -59,12 +64,28 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       rule.times--;
       injected++;
       const type = rule.errorType ?? 'ProvisionedThroughputExceededException';
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${injected}` }).end(
-        JSON.stringify({
-          __type: `com.amazonaws.dynamodb.v20120810#${type}`,
-          message: 'injected fault: rate of requests exceeds the allowed throughput',
-        }),
+      const fail = () =>
+        res
+          .writeHead(type === 'InternalServerError' ? 500 : 400, {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amzn-requestid': `fault-${injected}`,
+          })
+          .end(
+            JSON.stringify({
+              __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+              message: 'injected fault: rate of requests exceeds the allowed throughput',
+            }),
+          );
+      if (!rule.afterCommit) return fail();
+      const up = request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (upRes) => {
+          upRes.resume();
+          upRes.on('end', fail);
+        },
       );
+      up.on('error', fail);
+      up.end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -7,7 +7,7 @@ import type { Item } from '../stores/dynamo';
 import { allocateSeq } from '../stores/conversations';
 import { audienceFor, replyAndDeliver, type Audience } from './fan-out';
 import { ImError } from '../protocol/errors';
-import { storedMessageId, transientMessageId } from './ids';
+import { randomToken, storedMessageId, transientMessageId } from './ids';
 import { claimKey, getKey } from '../stores/keys';
 import { getSeq, isVoid, putMessage, type MessageRecord } from '../stores/messages';
 import type { Ctx, WithFollowUp } from './context';
@@ -115,12 +115,15 @@ async function storeInSlot(
   key: string | undefined,
 ): Promise<{ message: MessageRecord; wrote: boolean }> {
   let slot = first;
+  // Marks what this call writes: when the SDK retries a put whose first attempt did land, the
+  // retry fails its condition on our own item, and this call is still the writer (it fans out).
+  const writer = randomToken(12);
   for (let attempt = 0; attempt < MAX_STORE_ATTEMPTS; attempt++) {
-    const message = messageRecord(req, me, audience, slot);
+    const message: MessageRecord = { ...messageRecord(req, me, audience, slot), writer };
     if (await putMessage(ctx, message)) return { message, wrote: true };
     const there = await getSeq(ctx, req.cid, slot.seq);
     // Only a resend of this very message can take a slot of its own claim.
-    if (there && !isVoid(there)) return { message: there, wrote: false };
+    if (there && !isVoid(there)) return { message: there, wrote: there.writer === writer };
     if (!there) continue;
     const next = await newSlot(ctx, req.cid);
     if (

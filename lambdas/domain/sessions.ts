@@ -278,5 +278,8 @@ export async function disconnectCleanup(ctx: Ctx): Promise<void> {
 async function endConnection(ctx: Ctx, conn: ConnectionRecord | undefined): Promise<void> {
   await rememberRoomOnDisconnect(ctx, conn?.clientId, conn?.room);
   if (conn?.clientId) await removePresence(ctx, conn.clientId, [ctx.connectionId]);
-  await deleteConnection(ctx, ctx.connectionId);
+  const last = await deleteConnection(ctx, ctx.connectionId);
+  // An open that bound the record after it was read above put it into presence too: take it out,
+  // or its tag would lock out that client's reconnects until the entry expires.
+  if (last?.clientId && last.clientId !== conn?.clientId) await removePresence(ctx, last.clientId, [ctx.connectionId]);
 }

@@ -216,7 +216,9 @@ export async function addPeerSession(
   return created ? record : getConnection(ctx, peerConnectionId);
 }
 
-export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<void> {
+/** Deletes a connection record; returns what it held (a bind may have landed after a caller's read). */
+export async function deleteConnection(ctx: Ctx, connectionId: string): Promise<ConnectionRecord | undefined> {
   const { db, config } = ctx.deps;
-  await db.send(new DeleteCommand({ TableName: config.tables.connections, Key: { connectionId } }));
+  const res = await db.send(new DeleteCommand({ TableName: config.tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }));
+  return res.Attributes as ConnectionRecord | undefined;
 }

@@ -34,6 +34,8 @@ export interface MessageRecord {
   /** When the sender last edited or recalled it. */
   updatedAt?: number;
   recalled?: boolean;
+  /** Which send call wrote it (never shown to clients): tells a retried put of its own from a racing resend. */
+  writer?: string;
 }
 
 /** What occupies a seq: a message, or the marker that closed its hole. */

@@ -291,3 +291,22 @@ describe('a member whose own messages follow its delivered point', () => {
     expect([...seen]).toEqual([reply.messageId]);
   });
 });
+
+describe('a write whose response was lost', () => {
+  test('the SDK retry finds its own message: the send still fans out (and stores it once)', async () => {
+    const [Tom, Bob] = h.names('Tom', 'Bob');
+    const tom = await open(Tom);
+    const bob = await open(Bob);
+    const cid = await cidOf(tom, { members: [Bob] });
+    h.stack.faults!.inject({
+      operation: 'PutItem',
+      table: h.stack.config.tables.messages,
+      times: 1,
+      errorType: 'InternalServerError',
+      afterCommit: true,
+    });
+    const sent = await tom.ok('send', { cid, data: 'committed, answer lost' });
+    expect(((await bob.event('message')).message as Msg).id).toBe(sent.messageId);
+    expect(((await bob.ok('query', { cid })).messages as Msg[]).map((m) => m.id)).toEqual([sent.messageId]);
+  });
+});
