@@ -5,14 +5,17 @@
  * AWS with AccessDenied.
  */
 import type { Item } from '../lambdas/stores/dynamo';
-import { DYNAMODB_ACTIONS, type Grants } from '../lib/routes';
+import { DYNAMODB_ACTIONS, type Grants, type RouteDef, type SnsAction } from '../lib/routes';
+import type { Deps, PushEndpoints } from '../lambdas/domain/context';
+import type { ConnectionGateway } from '../lambdas/gateways/connection-gateway';
 import type { TableName } from '../lib/tables';
 
 export interface GrantViolation {
   /** The route key or worker name. */
   scope: string;
   operation: string;
-  table: string;
+  /** The DynamoDB table, for DynamoDB calls. */
+  table?: string;
   index?: string;
 }
 
@@ -68,5 +71,56 @@ export function grantCheck(
               (DYNAMODB_ACTIONS.w.includes(operation) && access?.includes('w') === true));
       if (!allowed) deny(table, name);
     }
+  };
+}
+
+/** What a route may do beyond DynamoDB, as its line in lib/routes.ts says (workers: SNS only). */
+export type OtherGrants = Partial<Pick<RouteDef, 'postsToConnections' | 'sns' | 'invokes'>>;
+
+/**
+ * The same fidelity for the rest of a route's IAM: posting to connections, the SNS actions and
+ * the workers it may start. A call outside them is refused (and reported) as AWS would refuse
+ * it — where the code swallows such failures (a push not started), they would otherwise be lost
+ * silently on AWS only.
+ */
+export function scopedPorts(
+  scope: string,
+  grants: OtherGrants,
+  deps: Pick<Deps, 'gatewayFor' | 'push' | 'invokeWorker'>,
+  report: (v: GrantViolation) => void,
+): Pick<Deps, 'gatewayFor' | 'push' | 'invokeWorker'> {
+  const deny = (operation: string): never => {
+    report({ scope, operation });
+    throw new AccessDeniedError(`${scope} is not authorized to perform: ${operation} (lib/routes.ts)`);
+  };
+  const sns = (...actions: SnsAction[]) => {
+    for (const a of actions) if (!(grants.sns ?? []).includes(a)) deny(`sns:${a}`);
+  };
+  const denied: ConnectionGateway = {
+    post: async () => deny('execute-api:ManageConnections (POST)'),
+    disconnect: async () => deny('execute-api:ManageConnections (DELETE)'),
+  };
+  const push = deps.push;
+  const checkedPush: PushEndpoints | undefined = push && {
+    async ensureEndpoint(app, token, clientId, opts) {
+      sns('CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes', ...(opts.moved ? (['DeleteEndpoint'] as const) : []));
+      return push.ensureEndpoint(app, token, clientId, opts);
+    },
+    async deleteEndpoint(endpoint) {
+      sns('DeleteEndpoint');
+      return push.deleteEndpoint(endpoint);
+    },
+    async publish(endpoint, message) {
+      sns('Publish');
+      return push.publish(endpoint, message);
+    },
+  };
+  return {
+    gatewayFor: (endpoint) => (grants.postsToConnections ? deps.gatewayFor(endpoint) : denied),
+    push: checkedPush,
+    invokeWorker: async (name, payload) => {
+      if (!(grants.invokes ?? []).includes(name)) deny(`lambda:InvokeFunction (${name})`);
+      return deps.invokeWorker(name, payload);
+    },
   };
 }

@@ -13,7 +13,7 @@ import type { Handle } from '../lambdas/runtime/route';
 import { ROUTES, WORKERS, type Grants } from '../lib/routes';
 import { leanCloudEncoder } from '../lambdas/leancloud';
 import { encodeNativeEvent } from '../lambdas/protocol/events';
-import { grantCheck, type GrantViolation } from './grants';
+import { grantCheck, scopedPorts, type GrantViolation, type OtherGrants } from './grants';
 import { LOCAL_APNS_APP, LOCAL_APNS_SANDBOX_APP, LocalSns } from './sns';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { API_GATEWAY_LIMITS, LocalGateway, type GatewayLimits } from './gateway';
@@ -102,20 +102,21 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const scopedDbs: Db[] = [];
     const scoped = new Map<string, Deps>();
     /** The dependencies one route or worker runs with: a DynamoDB client limited to its grants. */
-    const depsFor = (scope: string, grants: Grants): Deps => {
+    const depsFor = (scope: string, grants: Grants & OtherGrants): Deps => {
       let d = scoped.get(scope);
       if (!d) {
-        const check = grantCheck(scope, grants, config.tables, (v) => {
+        const report = (v: GrantViolation) => {
           grantViolations.push(v);
-          log.error('DynamoDB call outside the route grants (lib/routes.ts)', { ...v });
-        });
+          log.error('call outside the route grants (lib/routes.ts)', { ...v });
+        };
+        const check = grantCheck(scope, grants, config.tables, report);
         const routeDb = createDb(dbConfig, (op, input) => {
           count(op);
           check(op, input);
         });
         scopedDbs.push(routeDb);
         // Built on first use, once the push endpoints below exist.
-        d = { ...deps, db: routeDb };
+        d = { ...deps, db: routeDb, ...scopedPorts(scope, grants, deps, report) };
         scoped.set(scope, d);
       }
       return d;

@@ -1,4 +1,4 @@
-import { AccessDeniedError, grantCheck, type GrantViolation } from '../../local/grants';
+import { AccessDeniedError, grantCheck, scopedPorts, type GrantViolation } from '../../local/grants';
 import type { Grants } from '../../lib/routes';
 
 const physical = {
@@ -53,5 +53,48 @@ describe('the local check of route grants', () => {
     const { check, seen } = checker(grants);
     expect(() => check(operation, input)).toThrow(AccessDeniedError);
     expect(seen).toEqual([{ scope: 'send', operation, ...where }]);
+  });
+});
+
+describe('the local check of posting, SNS and worker grants', () => {
+  const calls: string[] = [];
+  const deps = {
+    gatewayFor: () => ({ post: async () => (calls.push('post'), 'ok' as const), disconnect: async () => void calls.push('disconnect') }),
+    push: {
+      ensureEndpoint: async () => (calls.push('ensure'), 'arn:endpoint'),
+      deleteEndpoint: async () => void calls.push('delete'),
+      publish: async () => (calls.push('publish'), { published: true as const }),
+    },
+    invokeWorker: async () => void calls.push('invoke'),
+  };
+
+  test('what the route line grants passes through', async () => {
+    const seen: GrantViolation[] = [];
+    const ports = scopedPorts('send', { postsToConnections: true, invokes: ['push'] }, deps, (v) => seen.push(v));
+    await ports.gatewayFor({}).post('c1', 'x');
+    await ports.invokeWorker('push', {});
+    expect(seen).toEqual([]);
+  });
+
+  test.each([
+    [
+      'posting without postsToConnections',
+      (p: ReturnType<typeof scopedPorts>) => p.gatewayFor({}).post('c1', 'x'),
+      'execute-api:ManageConnections (POST)',
+    ],
+    ['publishing without sns Publish', (p: ReturnType<typeof scopedPorts>) => p.push!.publish('arn', '{}'), 'sns:Publish'],
+    ['starting a worker not in invokes', (p: ReturnType<typeof scopedPorts>) => p.invokeWorker('push', {}), 'lambda:InvokeFunction (push)'],
+    [
+      'taking over a moved token without DeleteEndpoint',
+      (p: ReturnType<typeof scopedPorts>) => p.push!.ensureEndpoint('app', 't', 'c', { moved: true }),
+      'sns:DeleteEndpoint',
+    ],
+  ])('%s is refused and reported', async (_what, call, operation) => {
+    const seen: GrantViolation[] = [];
+    const ports = scopedPorts('open', { sns: ['CreatePlatformEndpoint', 'GetEndpointAttributes', 'SetEndpointAttributes'] }, deps, (v) =>
+      seen.push(v),
+    );
+    await expect(call(ports)).rejects.toThrow(AccessDeniedError);
+    expect(seen).toEqual([{ scope: 'open', operation }]);
   });
 });
