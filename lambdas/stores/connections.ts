@@ -4,7 +4,7 @@
  * bound to it and what its `close` must undo. Presence (who is online where) is presence.ts.
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailed, applied } from './dynamo';
+import { isConditionFailed, applied, epochSeconds, isUnexpired } from './dynamo';
 import type { Ctx } from '../domain/context';
 import type { WireProtocol } from '../protocol/subprotocols';
 
@@ -38,11 +38,7 @@ export interface ConnectionRecord {
   peers?: Set<string>;
 }
 
-const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
-export const expiryFrom = (ctx: Ctx) => nowSeconds(ctx) + CONNECTION_TTL_SECONDS;
-
-/** TTL deletion on AWS lags by up to days: an expired record is treated as absent. */
-const isLive = (ctx: Ctx, expiresAt: unknown) => typeof expiresAt === 'number' && expiresAt > nowSeconds(ctx);
+export const expiryFrom = (ctx: Ctx) => epochSeconds(ctx.now) + CONNECTION_TTL_SECONDS;
 
 export async function putConnection(ctx: Ctx, record: { connectedAt: number; sourceIp?: string; protocol: WireProtocol }): Promise<void> {
   const { db, config } = ctx.deps;
@@ -58,7 +54,7 @@ export async function getConnection(ctx: Ctx, connectionId = ctx.connectionId): 
   const { db, config } = ctx.deps;
   const res = await db.send(new GetCommand({ TableName: config.tables.connections, Key: { connectionId }, ConsistentRead: true }));
   const item = res.Item as ConnectionRecord | undefined;
-  return item && isLive(ctx, item.expiresAt) ? item : undefined;
+  return item && isUnexpired(item.expiresAt, ctx.now) ? item : undefined;
 }
 
 /** The push devices a connection record names, including the single key of older records. */

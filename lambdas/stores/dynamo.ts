@@ -96,6 +96,24 @@ export async function queryAll(db: Db, input: QueryCommandInput, max = Infinity)
   return out;
 }
 
+/** Counts what a Query matches (Select COUNT), following every page. */
+export async function countAll(db: Db, input: Omit<QueryCommandInput, 'Select' | 'ExclusiveStartKey'>): Promise<number> {
+  let count = 0;
+  let start: Item | undefined;
+  do {
+    const res = await db.send(new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: start }));
+    count += res.Count ?? 0;
+    start = res.LastEvaluatedKey as Item | undefined;
+  } while (start);
+  return count;
+}
+
+/** TTL attributes (`expiresAt`) hold epoch seconds, as DynamoDB's TTL expects. */
+export const epochSeconds = (ms: number): number => Math.floor(ms / 1000);
+
+/** An item's TTL attribute is still ahead of `nowMs`: TTL deletion on AWS lags by up to days, so expired items are treated as absent. */
+export const isUnexpired = (expiresAt: unknown, nowMs: number): boolean => typeof expiresAt === 'number' && expiresAt > epochSeconds(nowMs);
+
 /**
  * Sets `item[mapAttr][entryKey] = value` (plus top-level `also` attributes), creating the item
  * when it does not exist. A map entry can only be set inside an existing map, so a missing item

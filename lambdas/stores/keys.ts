@@ -5,16 +5,14 @@
  * (`<kind>#…`), so kinds never collide.
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Item, applied, batchGetAll } from './dynamo';
+import { type Item, applied, batchGetAll, epochSeconds } from './dynamo';
 import type { Ctx } from '../domain/context';
-
-const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
 
 export async function getKey(ctx: Ctx, k: string): Promise<Item | undefined> {
   const { db, config } = ctx.deps;
   const res = await db.send(new GetCommand({ TableName: config.tables.keys, Key: { k }, ConsistentRead: true }));
   const item = res.Item;
-  if (item && typeof item.expiresAt === 'number' && item.expiresAt <= nowSeconds(ctx)) return undefined;
+  if (item && typeof item.expiresAt === 'number' && item.expiresAt <= epochSeconds(ctx.now)) return undefined;
   return item;
 }
 
@@ -30,9 +28,9 @@ export async function claimKey(
 ): Promise<boolean> {
   const { db, config } = ctx.deps;
   const item: Item = { ...value, k };
-  if (opts.ttlSeconds) item.expiresAt = nowSeconds(ctx) + opts.ttlSeconds;
+  if (opts.ttlSeconds) item.expiresAt = epochSeconds(ctx.now) + opts.ttlSeconds;
   const conditions = ['attribute_not_exists(k)', 'expiresAt <= :now'];
-  const values: Item = { ':now': nowSeconds(ctx) };
+  const values: Item = { ':now': epochSeconds(ctx.now) };
   const names: Record<string, string> = {};
   if (opts.replacing) {
     conditions.push('#rf = :rv');

@@ -5,8 +5,8 @@
  * conversation item (stores/conversations.ts); writes that change membership move both, in the
  * domain (domain/membership.ts).
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, batchPutAll, queryAll, applied, isConditionFailed } from './dynamo';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll, batchPutAll, countAll, queryAll, applied, isConditionFailed } from './dynamo';
 import type { Ctx } from '../domain/context';
 
 export interface MemberRecord {
@@ -94,23 +94,12 @@ export async function deleteMemberIfPresent(ctx: Ctx, cid: string, clientId: str
 /** Exact member count (every page of a COUNT query). */
 export async function countMembers(ctx: Ctx, cid: string): Promise<number> {
   const { db, config } = ctx.deps;
-  let count = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.members,
-        KeyConditionExpression: 'cid = :cid',
-        ExpressionAttributeValues: { ':cid': cid },
-        Select: 'COUNT',
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    count += res.Count ?? 0;
-    start = res.LastEvaluatedKey;
-  } while (start);
-  return count;
+  return countAll(db, {
+    TableName: config.tables.members,
+    KeyConditionExpression: 'cid = :cid',
+    ExpressionAttributeValues: { ':cid': cid },
+    ConsistentRead: true,
+  });
 }
 
 /**

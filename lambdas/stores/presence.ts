@@ -5,7 +5,7 @@
  * (left markers), and the chat room it last left by disconnecting.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, setMapEntry, type Item, isConditionFailed, applied } from './dynamo';
+import { batchGetAll, setMapEntry, type Item, isConditionFailed, applied, isUnexpired } from './dynamo';
 import type { Ctx } from '../domain/context';
 import type { WireProtocol } from '../protocol/subprotocols';
 
@@ -21,11 +21,6 @@ export interface PresenceEntry {
 export interface LiveConnection extends PresenceEntry {
   connectionId: string;
 }
-
-const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
-
-/** TTL deletion on AWS lags by up to days: an expired entry is treated as absent (as in connections.ts). */
-const isLive = (ctx: Ctx, expiresAt: unknown) => typeof expiresAt === 'number' && expiresAt > nowSeconds(ctx);
 
 /** Adds a connection to its client's presence item, creating the item on first use. */
 export async function addPresence(ctx: Ctx, clientId: string, connectionId: string, entry: PresenceEntry): Promise<void> {
@@ -83,7 +78,7 @@ function liveEntries(ctx: Ctx, item: Item | undefined): { live: LiveConnection[]
   const live: LiveConnection[] = [];
   const expired: string[] = [];
   for (const [connectionId, e] of Object.entries(conns)) {
-    if (isLive(ctx, e.expiresAt)) live.push({ connectionId, ...e });
+    if (isUnexpired(e.expiresAt, ctx.now)) live.push({ connectionId, ...e });
     else expired.push(connectionId);
   }
   return { live, expired };

@@ -4,7 +4,7 @@
  * (connections.ts), so `close` and `$disconnect` know which occupancy to remove.
  */
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Item } from './dynamo';
+import { countAll, epochSeconds, type Item } from './dynamo';
 import type { Ctx } from '../domain/context';
 import type { WireProtocol } from '../protocol/subprotocols';
 
@@ -15,8 +15,6 @@ export interface RoomOccupant {
   /** Set for connections that do not speak the native protocol. */
   protocol?: WireProtocol;
 }
-
-const nowSeconds = (ctx: Ctx) => Math.floor(ctx.now / 1000);
 
 /** Puts this connection into `cid`; `expiresAt` is the connection's (epoch seconds). */
 export async function putOccupant(
@@ -52,7 +50,7 @@ export async function deleteOccupant(ctx: Ctx, cid: string, connectionId: string
  */
 export async function forEachOccupantPage(ctx: Ctx, cid: string, fn: (occupants: RoomOccupant[]) => Promise<void>): Promise<void> {
   const { db, config } = ctx.deps;
-  const now = nowSeconds(ctx);
+  const now = epochSeconds(ctx.now);
   let start: Item | undefined;
   do {
     const res = await db.send(
@@ -79,21 +77,10 @@ export async function forEachOccupantPage(ctx: Ctx, cid: string, fn: (occupants:
 /** Connections in the room now (expired entries not counted). */
 export async function countOccupants(ctx: Ctx, cid: string): Promise<number> {
   const { db, config } = ctx.deps;
-  let count = 0;
-  let start: Item | undefined;
-  do {
-    const res = await db.send(
-      new QueryCommand({
-        TableName: config.tables.rooms,
-        KeyConditionExpression: 'cid = :cid',
-        FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':cid': cid, ':now': nowSeconds(ctx) },
-        Select: 'COUNT',
-        ExclusiveStartKey: start,
-      }),
-    );
-    count += res.Count ?? 0;
-    start = res.LastEvaluatedKey as Item | undefined;
-  } while (start);
-  return count;
+  return countAll(db, {
+    TableName: config.tables.rooms,
+    KeyConditionExpression: 'cid = :cid',
+    FilterExpression: 'expiresAt > :now',
+    ExpressionAttributeValues: { ':cid': cid, ':now': epochSeconds(ctx.now) },
+  });
 }
