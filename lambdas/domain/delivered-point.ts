@@ -40,3 +40,11 @@ export function advanceDeliveredPoint(
   const beyond = sorted.filter((s) => s > p);
   return { point: p, forget: [...sorted.filter((s) => s <= p), ...beyond.slice(ACKED_AHEAD_MAX)] };
 }
+
+/**
+ * Whether a settled seq stops the delivered point: a message from someone else that the member
+ * has not acked. Void seqs (no sender), its own messages and its acks beyond the point do not.
+ */
+export function blocksPoint(at: { seq: number; from?: string }, clientId: string, acked: ReadonlySet<number> = new Set()): boolean {
+  return at.from !== undefined && at.from !== clientId && !acked.has(at.seq);
+}

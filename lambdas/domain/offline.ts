@@ -12,6 +12,7 @@ import { postEvent, type Target } from './fan-out';
 import { mentions, messageView } from './message-model';
 import type { MessageView, UnreadEntry } from '../protocol/views';
 import { isVoid, seqsAfter, settleHole, type MessageRecord, type SeqRecord } from '../stores/messages';
+import { blocksPoint } from './delivered-point';
 import type { Ctx } from './context';
 
 /** Offline delivery caps (docs/protocol.md §5). */
@@ -88,7 +89,7 @@ async function owedIn(ctx: Ctx, clientId: string, m: Pick<MemberRecord, 'cid' | 
     // A hole in the run: settled (voided, or the message that just filled it), then walked on.
     while (run.hole !== undefined && settles++ < OFFLINE_MAX_SETTLES) {
       const at = await settleHole(ctx, m.cid, run.hole);
-      if (at.from !== undefined && at.from !== clientId && !acked.has(at.seq)) break;
+      if (blocksPoint(at, clientId, acked)) break;
       run = leadingRun(run.hole, items, clientId, acked);
     }
     if (run.end > point) {
@@ -119,7 +120,7 @@ export function leadingRun(
   while (end < last) {
     const item = bySeq.get(end + 1);
     if (!item) return { end, hole: end + 1 };
-    if (!isVoid(item) && item.from !== clientId && !acked.has(item.seq)) break;
+    if (blocksPoint(item, clientId, acked)) break;
     end++;
   }
   return { end };
@@ -173,7 +174,8 @@ export function offlineConversations<M extends Pick<MemberRecord, 'cid' | 'deliv
  */
 export function offlineMessages(items: readonly SeqRecord[], clientId: string, ackedAhead: Iterable<number> | undefined): MessageRecord[] {
   const acked = new Set(ackedAhead ?? []);
-  return items.filter((item): item is MessageRecord => !isVoid(item) && item.from !== clientId && !acked.has(item.seq));
+  // What would stop the point is exactly what the member is owed (void seqs have no sender).
+  return items.filter((item): item is MessageRecord => blocksPoint(item, clientId, acked));
 }
 
 /** Counts above this are reported as this number (clients show "99+" long before). */

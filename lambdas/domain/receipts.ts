@@ -17,7 +17,7 @@ import {
   moveDeliveredPoint,
   type MemberRecord,
 } from '../stores/members';
-import { ACK_GAP_LOOKUP_MAX, advanceDeliveredPoint, gapsToExamine } from './delivered-point';
+import { ACK_GAP_LOOKUP_MAX, advanceDeliveredPoint, blocksPoint, gapsToExamine } from './delivered-point';
 import { sendToClients } from './fan-out';
 import { ImError } from '../protocol/errors';
 import { seqOfMessageId } from './ids';
@@ -118,7 +118,7 @@ async function moveDelivered(ctx: Ctx, first: MemberRecord): Promise<void> {
       const occupied = await readSeqs(ctx, member.cid, gaps);
       for (const seq of gaps) {
         const at = occupied.get(seq) ?? (await settleHole(ctx, member.cid, seq));
-        if (at.from !== undefined && at.from !== me) break;
+        if (blocksPoint(at, me)) break;
         passable.add(seq);
       }
     }

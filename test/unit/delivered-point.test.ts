@@ -1,4 +1,4 @@
-import { ACKED_AHEAD_MAX, advanceDeliveredPoint, gapsToExamine } from '../../lambdas/domain/delivered-point';
+import { ACKED_AHEAD_MAX, advanceDeliveredPoint, blocksPoint, gapsToExamine } from '../../lambdas/domain/delivered-point';
 
 describe('gapsToExamine', () => {
   test('the unacked seqs between the point and the highest ack, lowest first', () => {
@@ -31,5 +31,14 @@ describe('advanceDeliveredPoint', () => {
     const { point, forget } = advanceDeliveredPoint(0, acked, new Set());
     expect(point).toBe(0);
     expect(forget).toEqual([ACKED_AHEAD_MAX + 10, ACKED_AHEAD_MAX + 11, ACKED_AHEAD_MAX + 12, ACKED_AHEAD_MAX + 13, ACKED_AHEAD_MAX + 14]);
+  });
+});
+
+describe('blocksPoint', () => {
+  test('only an unacked message from someone else stops the point', () => {
+    expect(blocksPoint({ seq: 5, from: 'Tom' }, 'Bob')).toBe(true);
+    expect(blocksPoint({ seq: 5, from: 'Tom' }, 'Bob', new Set([5]))).toBe(false);
+    expect(blocksPoint({ seq: 5, from: 'Bob' }, 'Bob')).toBe(false);
+    expect(blocksPoint({ seq: 5 }, 'Bob')).toBe(false);
   });
 });
